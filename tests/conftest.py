@@ -1,0 +1,122 @@
+"""Shared test helpers: a private copy of the workflow, tiny IDX datasets, and the snakemake CLI."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+from mlpstudy.data import IDX_FILES  # noqa: E402
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write `array` (uint8) as an IDX file, gzipped when the name ends in .gz."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    raw = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        import gzip
+        with gzip.open(path, "wb") as fh:
+            fh.write(raw)
+    else:
+        path.write_bytes(raw)
+    return path
+
+
+def write_tiny_idx_dataset(directory: Path, n_train: int = 256, n_test: int = 64,
+                           classes: int = 4, seed: int = 0) -> Path:
+    """A learnable 28x28 image dataset: each class lights up its own block of pixels."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        y = rng.integers(0, classes, n).astype(np.uint8)
+        x = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(y):
+            x[i, 7 * label:7 * label + 7, :14] += 180
+        return x, y
+
+    for split, n in (("train", n_train), ("test", n_test)):
+        x, y = make(n)
+        write_idx(directory / IDX_FILES[f"{split}_x"], x)
+        write_idx(directory / IDX_FILES[f"{split}_y"], y)
+    return directory
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A private copy of the workflow (Snakefile, workflow/, config/) to run snakemake in."""
+    for item in ("Snakefile", "workflow", "config"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, tmp_path / item)
+    return tmp_path
+
+
+def tiny_config(workdir: Path, ablations: dict | None = None, seeds=(0, 1), **overrides) -> dict:
+    """Write a fast config: a tiny generated IDX dataset, a few iterations per run."""
+    data_dir = write_tiny_idx_dataset(workdir / "tiny-data")
+    config = {
+        "dataset": "tiny",
+        "seeds": list(seeds),
+        "custom_datasets": {"tiny": str(data_dir)},
+        "protocol": {"hidden": [32], "batch_size": 32, "epochs": 1, "eval_every": 2,
+                     "max_steps": 6, "lr": 0.1},
+        "ablations": ablations if ablations is not None else {
+            "base": {"description": "baseline"},
+            "gelu": {"activation": "gelu"},
+            "maxout": {"activation": "maxout", "maxout_k": 2},
+        },
+        "download": False,
+    }
+    config.update(overrides)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = True,
+                  cores: int = 2) -> subprocess.CompletedProcess:
+    """Run the real snakemake CLI in `workdir`; stop it with SIGINT (then SIGKILL) on timeout."""
+    cmd = ["snakemake", "--cores", str(cores), *args]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        pytest.fail(f"snakemake {' '.join(args)} timed out after {timeout} s:\n{out[-4000:]}")
+    result = subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+    if check and proc.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule name -> job count of a dry run (the 'Job stats' table)."""
+    out = run_snakemake(workdir, "-n", *args).stdout
+    counts, in_table = {}, False
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+        elif in_table and parts and parts[0] == "total":
+            break
+    return counts

@@ -1,0 +1,60 @@
+# Config validation and every helper the rules use. Validation runs at parse
+# time, so a bad config fails before any job starts, naming the bad key.
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from mlpstudy import config as study_config
+from mlpstudy.devices import gpu_request
+
+try:
+    STUDY = study_config.validate(config)
+except study_config.ConfigError as exc:
+    raise WorkflowError(f"config/config.yaml (or --config): {exc}") from None
+
+PACKAGE = SCRIPTS / "mlpstudy"
+# The modules a training job runs: editing any of them reruns every training job.
+TRAIN_CODE = [str(PACKAGE / f"{m}.py") for m in
+              ("__init__", "data", "devices", "models", "runs", "training")]
+GPU_REQUEST = gpu_request(STUDY["device"])
+RUN_DIR = "results/runs/{dataset}/{ablation}/seed{seed}"
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_-]+",
+    ablation=r"[A-Za-z0-9_-]+",
+    seed=r"\d+",
+
+
+def study_runs():
+    """(dataset, ablation, seed) of every training job the config asks for."""
+    return [(study_config.dataset_of(STUDY, ablation), ablation, seed)
+            for ablation in STUDY["ablations"] for seed in STUDY["seeds"]]
+
+
+def all_runs():
+    return [f"results/runs/{d}/{a}/seed{s}/{name}"
+            for d, a, s in study_runs() for name in ("metrics.csv", "run.json")]
+
+
+def get_hparams(wildcards):
+    if wildcards.ablation not in STUDY["ablations"]:
+        raise WorkflowError(f"unknown ablation {wildcards.ablation!r}: not in config ablations")
+    expected = study_config.dataset_of(STUDY, wildcards.ablation)
+    if wildcards.dataset != expected:
+        raise WorkflowError(f"ablation {wildcards.ablation!r} runs on {expected!r}, "
+                            f"not {wildcards.dataset!r}")
+    return study_config.hparams(STUDY, wildcards.ablation)
+
+
+def get_data_options(wildcards):
+    """Only the config keys this dataset depends on, so editing others rebuilds nothing."""
+    name = wildcards.dataset
+    if name in STUDY["custom_datasets"]:
+        return {"custom_datasets": {name: STUDY["custom_datasets"][name]}}
+    keys = {"xor": ("xor",), "mnist-5k": ()}.get(name, ("data_dirs", "download"))
+    return {key: STUDY[key] for key in keys}

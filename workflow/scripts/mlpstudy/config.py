@@ -1,0 +1,103 @@
+"""Validate the study config and resolve each ablation's hyper-parameters.
+
+The Snakefile calls `validate(config)` once at parse time, so every mistake is
+reported before any job runs, with the offending key named. Everything else
+(rules, scripts, tests) works on the validated dict.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+BUILTIN_DATASETS = ("mnist", "fashion-mnist", "mnist-5k", "xor")
+
+
+class ConfigError(ValueError):
+    """A config mistake, with a message meant for the user."""
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def hparam_defaults(schema: dict | None = None) -> dict:
+    props = (schema or load_schema())["$defs"]["hparams"]["properties"]
+    return {key: copy.deepcopy(spec["default"]) for key, spec in props.items()}
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        allowed = sorted(error.schema.get("properties", {}))
+        if error.validator == "unevaluatedProperties":
+            allowed = sorted(set(allowed) | set(load_schema()["$defs"]["hparams"]["properties"]))
+        extra = sorted(set(error.instance) - set(allowed))
+        keys = ", ".join(repr(k) for k in extra)
+        return (f"unknown key {keys} in {where}; allowed keys are: {', '.join(allowed)}. "
+                "Check the spelling (config/README.md lists every key).")
+    if error.validator == "propertyNames":
+        return (f"invalid name {error.instance!r} in {where}: names may only contain "
+                "letters, digits, '_' and '-' (they become directory names).")
+    return f"{where}: {error.message}"
+
+
+def _fill_defaults(config: dict, schema: dict) -> None:
+    for key, spec in schema["properties"].items():
+        if key not in config and "default" in spec:
+            config[key] = copy.deepcopy(spec["default"])
+    config["protocol"] = {**hparam_defaults(schema), **config["protocol"]}
+    config["xor"] = {"repeats": 1, "jitter": 0.0, **config["xor"]}
+
+
+def validate(config: dict) -> dict:
+    """Return a validated copy of `config` with defaults filled; raise ConfigError."""
+    schema = load_schema()
+    config = copy.deepcopy(dict(config))
+    # `--config seeds=[0,1]` arrives as strings; accept them as the integers they spell.
+    if isinstance(config.get("seeds"), list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s
+                           for s in config["seeds"]]
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(_describe(e) for e in errors))
+    _fill_defaults(config, schema)
+    known = set(BUILTIN_DATASETS) | set(config["custom_datasets"])
+    for ablation in config["ablations"]:
+        dataset = dataset_of(config, ablation)
+        if dataset not in known:
+            raise ConfigError(
+                f"ablations.{ablation}: unknown dataset {dataset!r}; choose one of "
+                f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+    if config["dataset"] not in known:
+        raise ConfigError(f"dataset: unknown dataset {config['dataset']!r}; choose one of "
+                          f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+    return config
+
+
+def dataset_of(config: dict, ablation: str) -> str:
+    return config["ablations"][ablation].get("dataset", config["dataset"])
+
+
+def hparams(config: dict, ablation: str) -> dict:
+    """The ablation's full hyper-parameters: protocol defaults plus its overrides."""
+    overrides = {k: v for k, v in config["ablations"][ablation].items()
+                 if k not in ("description", "dataset")}
+    return dict(sorted({**config["protocol"], **overrides}.items()))
+
+
+def config_hash(config: dict) -> str:
+    """Short, stable fingerprint of a validated config (shown in the summary)."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

@@ -1,0 +1,34 @@
+"""Writing a run's outputs: atomically, so a killed job never leaves a file that looks complete."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+METRICS_HEADER = "step,epoch,split,metric,value"
+_SPLIT_ORDER = {"batch": 0, "train": 1, "test": 2}
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def metrics_csv(rows) -> str:
+    """Long-format curves; rows sorted so the file does not depend on when they were recorded."""
+    ordered = sorted(rows, key=lambda r: (r[0], _SPLIT_ORDER[r[2]], r[3]))
+    lines = [METRICS_HEADER] + [f"{s},{e},{split},{m},{float(v)!r}" for s, e, split, m, v in ordered]
+    return "\n".join(lines) + "\n"
+
+
+def write_json_atomic(path: str | Path, obj: dict) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,197 @@
+"""One training run of the protocol, top to bottom.
+
+The whole dataset lives on the device as one float tensor; batches are slices
+of a seeded `torch.randperm`; evaluation covers the full train and test sets in
+large chunks. Per-step losses stay on the device and are read back only at
+evaluations, so a GPU never waits on the host inside an epoch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .data import save_atomic
+from .models import build_mlp, count_parameters
+
+EVAL_CHUNK = 10_000  # rows per evaluation forward pass: large matmuls, bounded memory
+
+
+class Diverged(RuntimeError):
+    """Raised instead of recording a diverged run when on_divergence is 'fail'."""
+
+
+@dataclass
+class RunResult:
+    rows: list = field(default_factory=list)  # (step, epoch, split, metric, value)
+    status: str = "ok"
+    diverged_at_step: int | None = None
+    steps: int = 0
+    param_count: int = 0
+    final: dict = field(default_factory=dict)
+    resumed_from_epoch: int = 0
+
+
+def criterion(hp: dict, classes: int) -> Callable:
+    """loss(logits, y, reduction) for the configured loss.
+
+    kl_div compares log_softmax with one-hot targets relaxed towards uniform;
+    with smoothing 0 it equals cross-entropy (0*log 0 = 0), which a test checks.
+    """
+    if hp["loss"] == "cross_entropy":
+        return lambda logits, y, reduction="mean": F.cross_entropy(logits, y, reduction=reduction)
+    smoothing = hp["smoothing"]
+
+    def kl_div(logits, y, reduction="mean"):
+        target = F.one_hot(y, classes).to(logits.dtype) * (1 - smoothing) + smoothing / classes
+        total = F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum")
+        return total / len(y) if reduction == "mean" else total
+
+    return kl_div
+
+
+def l2_penalty(model: torch.nn.Module, l2: float) -> torch.Tensor:
+    # (l2/2)*sum(w^2) has gradient l2*w: exactly what SGD's weight_decay=l2 adds
+    # to every gradient, so the `l2` and `weight_decay` ablations take the same steps.
+    return 0.5 * l2 * sum(p.pow(2).sum() for p in model.parameters())
+
+
+@torch.no_grad()
+def evaluate(model, x, y, loss_fn) -> tuple[float, float]:
+    """Mean loss and accuracy over all of (x, y), in eval mode; restores train mode."""
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
+    correct = torch.zeros((), device=x.device, dtype=torch.int64)
+    for start in range(0, len(x), EVAL_CHUNK):
+        logits = model(x[start:start + EVAL_CHUNK])
+        target = y[start:start + EVAL_CHUNK]
+        loss_sum += loss_fn(logits, target, reduction="sum").double()
+        correct += (logits.argmax(dim=1) == target).sum()
+    model.train()
+    return loss_sum.item() / len(x), correct.item() / len(x)
+
+
+def to_device(data: dict, device: torch.device) -> dict:
+    """Inputs scaled to [0, 1] as float32 on the device, labels as int64."""
+    out = {}
+    for split in ("train", "test"):
+        x = data[f"{split}_x"].to(device)
+        out[f"{split}_x"] = x.float().mul_(data["scale"]).reshape(len(x), -1)
+        out[f"{split}_y"] = data[f"{split}_y"].to(device)
+    return out
+
+
+def train(hp: dict, data: dict, seed: int, device: torch.device, *,
+          on_divergence: str = "record", checkpoint: str | Path | None = None,
+          log: Callable[[str], None] = print) -> RunResult:
+    """Train one model of hyper-parameters `hp` on prepared `data`; return its curves."""
+    torch.manual_seed(seed)
+    tensors = to_device(data, device)
+    train_x, train_y = tensors["train_x"], tensors["train_y"]
+    model = build_mlp(hp, train_x.shape[1], data["classes"]).to(device)
+    loss_fn = criterion(hp, data["classes"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
+                                weight_decay=hp["weight_decay"])
+    shuffle = torch.Generator().manual_seed(seed)  # CPU generator: same order on any device
+
+    n = len(train_x)
+    steps_per_epoch = math.ceil(n / hp["batch_size"])
+    total_steps = hp["epochs"] * steps_per_epoch
+    if hp["max_steps"]:
+        total_steps = min(total_steps, hp["max_steps"])
+    result = RunResult(param_count=count_parameters(model))
+    step, first_epoch = 0, 0
+
+    if checkpoint and Path(checkpoint).exists():
+        state = torch.load(checkpoint, weights_only=True, map_location=device)
+        if state["hp"] == hp and state["seed"] == seed:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            shuffle.set_state(state["shuffle"])
+            torch.set_rng_state(state["cpu_rng"])
+            result.rows = [tuple(r) for r in state["rows"]]
+            first_epoch = result.resumed_from_epoch = state["epoch"]
+            step = first_epoch * steps_per_epoch
+            log(f"resumed from checkpoint at epoch {first_epoch} (step {step})")
+
+    def record_eval(step: int) -> bool:
+        """Append train/test loss and accuracy; False when the run has diverged."""
+        epoch = round(step / steps_per_epoch, 4)
+        values = {}
+        for split in ("train", "test"):
+            loss, acc = evaluate(model, tensors[f"{split}_x"], tensors[f"{split}_y"], loss_fn)
+            values[split] = (loss, acc)
+            result.rows += [(step, epoch, split, "loss", loss), (step, epoch, split, "accuracy", acc)]
+        log(f"step {step}/{total_steps} epoch {epoch:.2f}  train loss {values['train'][0]:.4f} "
+            f"acc {values['train'][1]:.4f}  test loss {values['test'][0]:.4f} "
+            f"acc {values['test'][1]:.4f}")
+        return all(math.isfinite(v[0]) for v in values.values())
+
+    def flush_batch_losses(losses: torch.Tensor, first_step: int) -> int | None:
+        """Record per-step losses; return the first step whose loss is NaN/inf, if any."""
+        values = losses.tolist()
+        for i, value in enumerate(values):
+            s = first_step + i
+            result.rows.append((s, round(s / steps_per_epoch, 4), "batch", "loss", value))
+            if not math.isfinite(value):
+                return s
+        return None
+
+    if step == 0:
+        record_eval(0)
+    batch_losses = torch.zeros(hp["eval_every"], device=device)
+    pending, pending_from = 0, step + 1
+    diverged_at = None
+    started = time.perf_counter()
+    for epoch in range(first_epoch, hp["epochs"]):
+        order = torch.randperm(n, generator=shuffle).to(device)
+        for start in range(0, n, hp["batch_size"]):
+            if step >= total_steps:
+                break
+            idx = order[start:start + hp["batch_size"]]
+            logits = model(train_x[idx])
+            loss = loss_fn(logits, train_y[idx])
+            objective = loss + l2_penalty(model, hp["l2"]) if hp["l2"] else loss
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            batch_losses[pending] = loss.detach()
+            pending += 1
+            step += 1
+            if step % hp["eval_every"] == 0 or step == total_steps:
+                diverged_at = flush_batch_losses(batch_losses[:pending], pending_from)
+                pending, pending_from = 0, step + 1
+                if not record_eval(step) and diverged_at is None:
+                    diverged_at = step
+                if diverged_at is not None:
+                    break
+        if diverged_at is None and pending:
+            # Flush at the epoch's end too, so a checkpoint holds every step's loss.
+            diverged_at = flush_batch_losses(batch_losses[:pending], pending_from)
+            pending, pending_from = 0, step + 1
+        if diverged_at is not None or step >= total_steps:
+            break
+        if checkpoint and epoch + 1 < hp["epochs"]:
+            save_atomic({"hp": hp, "seed": seed, "epoch": epoch + 1,
+                         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "shuffle": shuffle.get_state(), "cpu_rng": torch.get_rng_state(),
+                         "rows": result.rows}, checkpoint)
+        log(f"epoch {epoch + 1}/{hp['epochs']} done in {time.perf_counter() - started:.1f} s")
+
+    result.steps = step
+    if diverged_at is not None:
+        result.status, result.diverged_at_step = "diverged", diverged_at
+        message = (f"run diverged: the loss became NaN or inf at step {diverged_at} "
+                   f"(lr={hp['lr']}); lower the learning rate of this ablation")
+        if on_divergence == "fail":
+            raise Diverged(message + " (or set on_divergence: record to keep going)")
+        log(message)
+    evals = {(split, metric): value for (s, _, split, metric, value) in result.rows
+             if split != "batch"}
+    result.final = {f"{split}_{metric}": value for (split, metric), value in evals.items()}
+    return result

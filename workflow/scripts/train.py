@@ -1,0 +1,58 @@
+"""Train one (dataset, ablation, seed) and write its curves and metadata.
+
+Inputs:  snakemake.input.data -- results/data/{dataset}.pt; input.code -- the package (for reruns).
+Outputs: output.metrics -- metrics.csv (step, epoch, split, metric, value);
+         output.run -- run.json (hyper-parameters, parameter count, device, status, timings,
+         versions, dataset checksum).
+Params:  hparams (resolved dict), on_divergence, checkpoint (path outside the outputs).
+Resources/threads: gpu (0 or 1) picks the device; threads sets torch's thread count.
+"""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
+
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torchvision
+
+from mlpstudy.data import file_sha256, load_prepared
+from mlpstudy.devices import choose_device
+from mlpstudy.runs import metrics_csv, write_json_atomic, write_text_atomic
+from mlpstudy.training import train
+
+sm = snakemake  # noqa: F821
+started = time.perf_counter()
+started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+torch.set_num_threads(sm.threads)
+device = choose_device(int(sm.resources.get("gpu", 0)))
+hp = dict(sm.params.hparams)
+seed = int(sm.wildcards.seed)
+print(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seed {seed} on {device} "
+      f"with {sm.threads} thread(s)\nhyper-parameters: {json.dumps(hp, sort_keys=True)}",
+      file=sys.stderr)
+
+data = load_prepared(sm.input.data)
+result = train(hp, data, seed, device, on_divergence=sm.params.on_divergence,
+               checkpoint=sm.params.checkpoint, log=lambda line: print(line, file=sys.stderr))
+
+write_text_atomic(sm.output.metrics, metrics_csv(result.rows))
+write_json_atomic(sm.output.run, {
+    "dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "seed": seed,
+    "hparams": hp, "param_count": result.param_count, "status": result.status,
+    "diverged_at_step": result.diverged_at_step, "steps": result.steps,
+    "resumed_from_epoch": result.resumed_from_epoch, "final": result.final,
+    "device": str(device),
+    "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+    "threads": sm.threads, "started_at": started_at,
+    "wall_time_s": round(time.perf_counter() - started, 3),
+    "python_version": platform.python_version(), "torch_version": torch.__version__,
+    "torchvision_version": torchvision.__version__,
+    "dataset_sha256": file_sha256(sm.input.data), "dataset_source": data["source"],
+})
+Path(sm.params.checkpoint).unlink(missing_ok=True)
+print(f"done: {result.status}, final {result.final}", file=sys.stderr)
