@@ -46,7 +46,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         keys = ", ".join(repr(k) for k in extra)
         return (f"unknown key {keys} in {where}; allowed keys are: {', '.join(allowed)}. "
                 "Check the spelling (config/README.md lists every key).")
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.schema_path:
         return (f"invalid name {error.instance!r} in {where}: names may only contain "
                 "letters, digits, '_' and '-' (they become directory names).")
     return f"{where}: {error.message}"

@@ -1,0 +1,67 @@
+"""The study through the real snakemake CLI, on a tiny generated dataset."""
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import planned_jobs, run_snakemake, tiny_config
+
+RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "steps", "final",
+            "device", "threads", "wall_time_s", "torch_version", "torchvision_version",
+            "python_version", "dataset_sha256", "diverged_at_step"}
+
+
+def test_default_config_plans_one_training_job_per_ablation_and_seed(workdir):
+    assert planned_jobs(workdir)["train"] == 14 * 5
+
+
+def test_dataset_can_be_chosen_on_the_command_line(workdir):
+    out = run_snakemake(workdir, "-n", "--config", "dataset=fashion-mnist").stdout
+    assert "results/runs/fashion-mnist/base/seed0/run.json" in out
+    assert "results/runs/mnist/" not in out
+
+
+def test_tiny_study_end_to_end(workdir):
+    config = tiny_config(workdir)
+    run_snakemake(workdir)
+    for ablation in config["ablations"]:
+        for seed in config["seeds"]:
+            run_dir = workdir / "results" / "runs" / "tiny" / ablation / f"seed{seed}"
+            metrics = pd.read_csv(run_dir / "metrics.csv")
+            assert list(metrics.columns) == ["step", "epoch", "split", "metric", "value"]
+            assert set(metrics["split"]) == {"batch", "train", "test"}
+            evals = metrics[metrics["split"] == "test"]
+            assert sorted(evals["step"].unique()) == [0, 2, 4, 6]  # eval_every 2, max_steps 6
+            assert evals[evals["metric"] == "accuracy"]["value"].between(0, 1).all()
+            run = json.loads((run_dir / "run.json").read_text())
+            assert RUN_KEYS <= set(run)
+            assert run["status"] == "ok" and run["steps"] == 6 and run["device"] == "cpu"
+            assert run["hparams"]["activation"] == config["ablations"][ablation].get("activation", "relu")
+            expected_params = {"base": 784 * 32 + 32 + 32 * 4 + 4, "gelu": 784 * 32 + 32 + 32 * 4 + 4,
+                               "maxout": 784 * 32 + 32 + (32 * 32 + 32) * 2 + 32 * 4 + 4}
+            assert run["param_count"] == expected_params[ablation]
+            log = workdir / "results" / "logs" / "train" / "tiny" / ablation / f"seed{seed}.log"
+            assert "step 6/6" in log.read_text()
+            bench = workdir / "results" / "benchmarks" / "train" / "tiny" / ablation / f"seed{seed}.tsv"
+            assert "max_rss" in bench.read_text()
+    # Nothing left to do afterwards.
+    assert "Nothing to be done" in run_snakemake(workdir, "-n").stdout
+
+
+def test_a_run_repeated_gives_a_byte_identical_metrics_csv(workdir):
+    tiny_config(workdir, ablations={"base": {"dropout": 0.2}}, seeds=(0,))
+    target = "results/runs/tiny/base/seed0/metrics.csv"
+    run_snakemake(workdir, target)
+    first = (workdir / target).read_bytes()
+    shutil.rmtree(workdir / "results" / "runs")
+    run_snakemake(workdir, target)
+    assert (workdir / target).read_bytes() == first
+
+
+def test_a_bad_key_fails_before_any_job_and_names_the_key(workdir):
+    tiny_config(workdir, ablations={"base": {"hiden": [8]}})
+    result = run_snakemake(workdir, check=False)
+    assert result.returncode != 0
+    assert "'hiden'" in result.stdout and "ablations.base" in result.stdout
+    assert not (workdir / "results").exists()
