@@ -35,6 +35,7 @@ class RunResult:
     param_count: int = 0
     final: dict = field(default_factory=dict)
     resumed_from_epoch: int = 0
+    model: torch.nn.Module | None = None  # the trained model (the XOR figure draws its boundary)
 
 
 def criterion(hp: dict, classes: int) -> Callable:
@@ -194,4 +195,5 @@ def train(hp: dict, data: dict, seed: int, device: torch.device, *,
     evals = {(split, metric): value for (s, _, split, metric, value) in result.rows
              if split != "batch"}
     result.final = {f"{split}_{metric}": value for (split, metric), value in evals.items()}
+    result.model = model
     return result
