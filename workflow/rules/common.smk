@@ -19,7 +19,7 @@ except study_config.ConfigError as exc:
 PACKAGE = SCRIPTS / "mlpstudy"
 # The modules a training job runs: editing any of them reruns every training job.
 TRAIN_CODE = [str(PACKAGE / f"{m}.py") for m in
-              ("__init__", "data", "devices", "models", "runs", "training")]
+              ("__init__", "data", "devices", "files", "models", "runs", "training")]
 GPU_REQUEST = gpu_request(STUDY["device"])
 RUN_DIR = "results/runs/{dataset}/{ablation}/seed{seed}"
 

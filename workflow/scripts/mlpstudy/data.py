@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .files import atomic_path
 
 IDX_FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -225,16 +226,9 @@ def prepare(name: str, options: dict, download_dir: Path) -> dict:
 
 
 def save_atomic(obj, path: str | Path) -> None:
-    """torch.save to a temporary name, then rename: a killed job never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as fh:
-        tmp = Path(fh.name)
-    try:
+    """torch.save under a temporary name, then rename (see files.atomic_path)."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_prepared(path: str | Path) -> dict:
