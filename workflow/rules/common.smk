@@ -1,5 +1,6 @@
 # Config validation and every helper the rules use. Validation runs at parse
 # time, so a bad config fails before any job starts, naming the bad key.
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ try:
 except study_config.ConfigError as exc:
     raise WorkflowError(f"config/config.yaml (or --config): {exc}") from None
 
-PACKAGE = SCRIPTS / "mlpstudy"
+# Relative to the working directory: Snakemake records input paths, so absolute
+# ones would rerun the whole study after the project directory is moved or copied.
+PACKAGE = Path(os.path.relpath(SCRIPTS / "mlpstudy"))
 # The modules a training job runs: editing any of them reruns every training job.
 TRAIN_CODE = [str(PACKAGE / f"{m}.py") for m in
               ("__init__", "data", "devices", "files", "models", "runs", "training")]
