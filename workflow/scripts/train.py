@@ -5,7 +5,8 @@ Outputs: output.metrics -- metrics.csv (step, epoch, split, metric, value);
          output.run -- run.json (hyper-parameters, parameter count, device, status, timings,
          versions, dataset checksum).
 Params:  hparams (resolved dict), on_divergence, checkpoint (path outside the outputs).
-Resources/threads: gpu (0 or 1) picks the device; threads sets torch's thread count.
+Resources/threads: gpu (0 or 1): 1 claims a free GPU slot (mlpstudy.devices), falling back to
+         the CPU where CUDA does not work; threads sets torch's thread count.
 """
 import sys
 
@@ -29,10 +30,13 @@ sm = snakemake  # noqa: F821
 started = time.perf_counter()
 started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 torch.set_num_threads(sm.threads)
-device = choose_device(int(sm.resources.get("gpu", 0)))
+# A GPU job holds its GPU slot (a lock released when this process ends) until it exits.
+device, gpu_slot = choose_device(int(sm.resources.get("gpu", 0)),
+                                 log=lambda line: print(line, file=sys.stderr))
 hp = dict(sm.params.hparams)
 seed = int(sm.wildcards.seed)
-print(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seed {seed} on {device} "
+print(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seed {seed} on {device}"
+      f"{f' (GPU {gpu_slot.gpu_id})' if gpu_slot else ''} "
       f"with {sm.threads} thread(s)\nhyper-parameters: {json.dumps(hp, sort_keys=True)}",
       file=sys.stderr)
 
