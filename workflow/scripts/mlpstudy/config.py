@@ -83,7 +83,27 @@ def validate(config: dict) -> dict:
     if config["dataset"] not in known:
         raise ConfigError(f"dataset: unknown dataset {config['dataset']!r}; choose one of "
                           f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+    _check_report_names(config, schema)
     return config
+
+
+def _check_report_names(config: dict, schema: dict) -> None:
+    """Figure groups and claims may only name configured ablations; fill claim defaults."""
+    names = config["ablations"]
+    choices = f"the ablations are: {', '.join(names)}"
+    for group, members in config["figure_groups"].items():
+        for ablation in members:
+            if ablation not in names:
+                raise ConfigError(f"figure_groups.{group}: unknown ablation {ablation!r}; "
+                                  f"{choices}.")
+    claim_props = schema["properties"]["claims"]["items"]["properties"]
+    for i, claim in enumerate(config["claims"]):
+        for key in ("ablation", "reference"):
+            if claim.get(key) is not None and claim[key] not in names:
+                raise ConfigError(f"claims[{i}] ({claim['text']!r}): {key} {claim[key]!r} is not "
+                                  f"an ablation; {choices}.")
+        for key, spec in claim_props.items():
+            claim.setdefault(key, copy.deepcopy(spec["default"]))
 
 
 def dataset_of(config: dict, ablation: str) -> str:

@@ -1,0 +1,94 @@
+"""Gather every run into three tables: all curves, one row per run, one row per ablation.
+
+- metrics table: each run's metrics.csv with dataset, ablation and seed prepended.
+- final table: one row per run from run.json (final accuracies and losses, gap,
+  parameter count, status, versions, dataset checksum) plus wall time and peak
+  memory from the run's Snakemake benchmark file.
+- summary table: per (dataset, ablation) the number of runs, mean, std and 95% CI
+  over seeds of the final test accuracy and of the gap, in percent. Diverged runs
+  are counted but left out of these statistics: their "final" values are those of
+  a broken model.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .stats import describe
+
+RUN_KEYS = ("dataset", "ablation", "seed")
+FINAL_COLUMNS = [
+    "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "param_count",
+    "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap",
+    "wall_time_s", "bench_s", "max_rss_mb", "device", "device_name", "threads",
+    "python_version", "torch_version", "torchvision_version", "dataset_sha256", "started_at",
+]
+
+
+def read_benchmark(path: str | Path | None) -> dict:
+    """Seconds and peak resident memory (MB) of a Snakemake benchmark tsv; NaN when absent."""
+    if path is None or not Path(path).is_file():
+        return {"bench_s": float("nan"), "max_rss_mb": float("nan")}
+    table = pd.read_csv(path, sep="\t")
+    # Snakemake writes "-" when it could not measure a value (e.g. a very short job).
+    rss = pd.to_numeric(table["max_rss"], errors="coerce")
+    return {"bench_s": float(table["s"].iloc[-1]), "max_rss_mb": float(rss.iloc[-1])}
+
+
+def final_row(run: dict, benchmark: str | Path | None = None) -> dict:
+    final = run.get("final") or {}
+    row = {key: run.get(key) for key in FINAL_COLUMNS if key in run}
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        row[key] = float(final.get(key, float("nan")))
+    row["gap"] = row["train_accuracy"] - row["test_accuracy"]
+    row.update(read_benchmark(benchmark))
+    return row
+
+
+def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(metrics, final) tables from [{"run": path, "metrics": path, "benchmark": path|None}]."""
+    curves, finals = [], []
+    for paths in runs:
+        run = json.loads(Path(paths["run"]).read_text())
+        metrics = pd.read_csv(paths["metrics"])
+        for i, key in enumerate(RUN_KEYS):
+            metrics.insert(i, key, run[key])
+        curves.append(metrics)
+        finals.append(final_row(run, paths.get("benchmark")))
+    columns = list(RUN_KEYS) + ["step", "epoch", "split", "metric", "value"]
+    metrics = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns)
+    final = pd.DataFrame(finals).reindex(columns=FINAL_COLUMNS)
+    return metrics, final
+
+
+def order_by(table: pd.DataFrame, ablation_order: list[str]) -> pd.DataFrame:
+    """Rows in config order (then seed), so every table and figure lists ablations alike."""
+    rank = {name: i for i, name in enumerate(ablation_order)}
+    keys = table["ablation"].map(lambda a: rank.get(a, len(rank)))
+    sort_cols = [c for c in ("seed", "step") if c in table.columns]
+    return (table.assign(_rank=keys).sort_values(["_rank", "dataset", *sort_cols], kind="stable")
+            .drop(columns="_rank").reset_index(drop=True))
+
+
+def summarise(final: pd.DataFrame, descriptions: dict | None = None) -> pd.DataFrame:
+    """One row per (dataset, ablation): seeds, test accuracy and gap statistics in percent."""
+    rows = []
+    for (dataset, ablation), group in final.groupby(["dataset", "ablation"], sort=False):
+        ok = group[group["status"] == "ok"]
+        row = {"dataset": dataset, "ablation": ablation,
+               "description": (descriptions or {}).get(ablation, ""),
+               "n_runs": len(group), "n_ok": len(ok),
+               "n_diverged": int((group["status"] == "diverged").sum()),
+               "seeds": " ".join(str(s) for s in sorted(group["seed"])),
+               "param_count": int(group["param_count"].iloc[0])}
+        for column, name in (("test_accuracy", "test_acc_pct"), ("gap", "gap_pct"),
+                             ("train_accuracy", "train_acc_pct")):
+            est = describe(ok[column] * 100)
+            row.update({f"{name}_mean": est.mean, f"{name}_std": est.std,
+                        f"{name}_ci_low": est.ci_low, f"{name}_ci_high": est.ci_high})
+        row["wall_time_s_mean"] = float(group["wall_time_s"].mean())
+        row["max_rss_mb_max"] = float(group["max_rss_mb"].max())
+        rows.append(row)
+    return pd.DataFrame(rows)

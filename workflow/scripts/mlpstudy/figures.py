@@ -1,0 +1,190 @@
+"""The report's figures, drawn with matplotlib's Agg backend (no display needed).
+
+- group_figure: training loss, train accuracy and test accuracy against iteration
+  for the ablations of one figure group: mean over seeds as a line, min-max over
+  seeds as a band. Both accuracy panels share one y-range.
+- final_accuracy_figure: final test accuracy per ablation, mean with its 95% t
+  interval, every seed as a dot (diverged seeds as red crosses).
+- xor_boundary_figure: the decision boundary of trained XOR models with their
+  training points.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.grid": True,
+                     "grid.alpha": 0.3, "svg.hashsalt": "mlpstudy", "svg.fonttype": "none"})
+PANELS = (("train", "loss", "training loss (full training set)", "loss (log scale)"),
+          ("train", "accuracy", "train accuracy", "accuracy (%)"),
+          ("test", "accuracy", "test accuracy", "accuracy (%)"))
+DIVERGED = "#d62728"
+
+
+def _curves(metrics: pd.DataFrame, ablation: str, split: str, metric: str) -> pd.DataFrame:
+    """step x seed table of one ablation's evaluations (seeds that stopped early end in NaN)."""
+    rows = metrics[(metrics["ablation"] == ablation) & (metrics["split"] == split)
+                   & (metrics["metric"] == metric)]
+    table = rows.pivot_table(index="step", columns="seed", values="value", aggfunc="first")
+    if metric == "accuracy":
+        table = table * 100
+    return table.replace([np.inf, -np.inf], np.nan)
+
+
+def _label(ablation: str, final: pd.DataFrame) -> str:
+    runs = final[final["ablation"] == ablation]
+    diverged = int((runs["status"] == "diverged").sum())
+    label = f"{ablation} ({len(runs)} seed{'s' if len(runs) != 1 else ''}"
+    return label + (f", {diverged} diverged)" if diverged else ")")
+
+
+def _accuracy_ylim(tables: list[pd.DataFrame]) -> tuple[float, float]:
+    """Zoom on the end of training: from a little below the lowest mean after the first
+    fifth of the iterations, so differences of a point stay visible."""
+    lows, highs = [], []
+    for table in tables:
+        if table.empty:
+            continue
+        late = table[table.index >= 0.2 * table.index.max()]
+        lows.append(np.nanmin(late.min(axis=1).to_numpy()) if len(late) else np.nan)
+        highs.append(np.nanmax(table.max(axis=1).to_numpy()))
+    if not lows or np.all(np.isnan(lows)):
+        return 0.0, 100.0
+    low = max(0.0, np.nanmin(lows) - 2)
+    return np.floor(low), min(100.5, np.nanmax(highs) + 1)
+
+
+def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
+                 ablations: list[str], dataset: str) -> plt.Figure:
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
+    colors = plt.get_cmap("tab10").colors
+    acc_tables = []
+    handles = []
+    for i, ablation in enumerate(ablations):
+        color = colors[i % len(colors)]
+        line = None
+        for ax, (split, metric, _, _) in zip(axes, PANELS):
+            table = _curves(metrics, ablation, split, metric)
+            if table.empty:
+                continue
+            if metric == "accuracy":
+                acc_tables.append(table)
+            mean = table.mean(axis=1)
+            line, = ax.plot(table.index, mean, color=color, lw=1.8, label=_label(ablation, final))
+            ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
+                            color=color, alpha=0.18, lw=0)
+            # A diverged seed stops early: mark where, so a short curve is never a mystery.
+            for seed in table.columns:
+                last = table[seed].last_valid_index()
+                if last is not None and last < table.index.max():
+                    ax.plot(last, table[seed][last], "x", color=DIVERGED, ms=9, mew=2)
+        handles.append(line)
+    low, high = _accuracy_ylim(acc_tables)
+    for ax, (_, metric, panel_title, ylabel) in zip(axes, PANELS):
+        ax.set_title(panel_title)
+        ax.set_xlabel("iteration (SGD steps)")
+        ax.set_ylabel(ylabel)
+        if metric == "loss":
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(low, high)
+    labels = [_label(a, final) for a in ablations]
+    shown = [(h, lab) for h, lab in zip(handles, labels) if h is not None]
+    fig.suptitle(f"{title}: {dataset}, mean over seeds (line) and min-max over seeds (band)",
+                 fontsize=13)
+    if shown:
+        # Below the panels, so the legend never covers a curve.
+        fig.legend([h for h, _ in shown], [lab for _, lab in shown], loc="lower center",
+                   ncol=min(len(shown), 5), frameon=False)
+    rows = (len(shown) + 4) // 5
+    fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 0.95))
+    return fig
+
+
+def final_accuracy_figure(summary: pd.DataFrame, final: pd.DataFrame) -> plt.Figure:
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    sizes = [int((summary["dataset"] == d).sum()) for d in datasets]
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 1.2 + 0.45 * sum(sizes) + 0.9 * len(datasets)),
+                             gridspec_kw={"height_ratios": [max(s, 1.5) for s in sizes]},
+                             squeeze=False)
+    for ax, dataset in zip(axes[:, 0], datasets):
+        rows = summary[summary["dataset"] == dataset].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]  # first ablation on top
+        for yi, (_, row) in zip(y, rows.iterrows()):
+            runs = final[(final["dataset"] == dataset) & (final["ablation"] == row["ablation"])]
+            ok = runs[runs["status"] == "ok"]
+            bad = runs[runs["status"] != "ok"]
+            jitter = np.linspace(-0.12, 0.12, max(len(runs), 1))
+            ax.plot(ok["test_accuracy"] * 100, yi + jitter[:len(ok)], "o", color="0.55", ms=4,
+                    zorder=2)
+            if len(bad):
+                ax.plot(bad["test_accuracy"].fillna(0) * 100, yi + jitter[len(ok):], "x",
+                        color=DIVERGED, ms=8, mew=2, zorder=3)
+            mean, lo, hi = (row["test_acc_pct_mean"], row["test_acc_pct_ci_low"],
+                            row["test_acc_pct_ci_high"])
+            if np.isfinite(mean):
+                err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
+                ax.errorbar(mean, yi, xerr=err, fmt="D", color="#1f77b4", ms=6, capsize=4,
+                            lw=2, zorder=4)
+        ax.set_yticks(y)
+        ax.set_yticklabels(rows["ablation"])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlabel("final test accuracy (%)")
+        ax.set_title(f"{dataset}: mean and 95% CI over seeds (blue), each seed (grey dot)"
+                     + (", diverged seed (red x)" if (final["status"] != "ok").any() else ""),
+                     fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,
+                        title: str) -> plt.Figure:
+    """One panel per seed: P(class 1) over the plane, the 0.5 contour and the training points."""
+    import torch
+
+    xs = np.linspace(-0.5, 1.5, 201)
+    gx, gy = np.meshgrid(xs, xs)
+    grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float32)
+    fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models) + 1.2, 4.0), squeeze=False)
+    points = np.asarray(train_x, dtype=float)
+    labels = np.asarray(train_y)
+    image = None
+    for ax, (seed, model) in zip(axes[0], models):
+        model.eval()
+        with torch.no_grad():
+            prob = torch.softmax(model(grid), dim=1)[:, 1].reshape(gx.shape).numpy()
+        image = ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
+        ax.contour(gx, gy, prob, levels=[0.5], colors="k", linewidths=1.5)
+        for label, marker in ((0, "o"), (1, "s")):
+            sel = labels == label
+            ax.scatter(points[sel, 0], points[sel, 1], marker=marker, s=70,
+                       c="#08306b" if label == 0 else "#67000d", edgecolors="white",
+                       linewidths=1.5, label=f"class {label}", zorder=3)
+        ax.set_title(f"seed {seed}")
+        ax.set_xlabel("input x1")
+        ax.set_ylabel("input x2")
+        ax.set_aspect("equal")
+        ax.grid(False)
+    axes[0][0].legend(loc="center", fontsize=9, framealpha=0.9)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout(rect=(0, 0, 0.9, 0.93))
+    if image is not None:
+        cax = fig.add_axes((0.91, 0.15, 0.015, 0.7))
+        fig.colorbar(image, cax=cax, label="P(class 1)")
+    return fig
+
+
+def save(fig: plt.Figure, png: str | Path, svg: str | Path | None = None) -> None:
+    for path in (png, svg):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Fixed metadata so an unchanged figure is an unchanged file.
+            fig.savefig(path, dpi=110, metadata={"Software": None} if str(path).endswith(".png")
+                        else {"Date": None, "Creator": None})
+    plt.close(fig)

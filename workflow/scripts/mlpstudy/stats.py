@@ -1,0 +1,122 @@
+"""Statistics over seeds: mean, std, t-based 95% CIs, differences of means, verdicts.
+
+Everything the summary, claims and figures show about uncertainty comes from
+here, so the rules are in one place (and written out in config/README.md).
+
+- A mean over n seeds gets the Student t interval mean +- t(0.975, n-1) * s / sqrt(n),
+  with s the sample standard deviation (ddof=1). One seed: no interval (NaN).
+- A difference of two ablations is *paired by seed* when both have the same seeds
+  (at least two): the seed fixes the batch order for every ablation and the initial
+  weights whenever the shapes match, so per-seed differences cancel that shared
+  noise; the interval is the t interval of the per-seed differences. When the seed
+  sets differ (a seed missing or diverged) it falls back to Welch's unequal-variance
+  t interval, which assumes nothing about pairing.
+- A verdict compares the interval with the band of values the claim allows:
+  inside the band -> supported, disjoint from it -> contradicted, else inconclusive.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+LEVEL = 0.95
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, NO_DATA = "supported", "contradicted", "inconclusive", "no data"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean (or difference of means) with its 95% interval."""
+    n: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    method: str = ""
+
+
+def t_quantile(df: float, level: float = LEVEL) -> float:
+    return float(_scipy_stats.t.ppf(0.5 + level / 2, df))
+
+
+def _finite(values) -> np.ndarray:
+    arr = np.asarray(list(values), dtype=float)
+    return arr[np.isfinite(arr)]
+
+
+def describe(values, level: float = LEVEL) -> Estimate:
+    """Mean, sample std and t interval of the finite `values`."""
+    arr = _finite(values)
+    n = len(arr)
+    if n == 0:
+        return Estimate(0, math.nan, math.nan, math.nan, math.nan, "no values")
+    mean = float(arr.mean())
+    if n == 1:
+        return Estimate(1, mean, math.nan, math.nan, math.nan, "one value: no interval")
+    std = float(arr.std(ddof=1))
+    half = t_quantile(n - 1, level) * std / math.sqrt(n)
+    return Estimate(n, mean, std, mean - half, mean + half, f"t interval, n={n}")
+
+
+def welch(a, b, level: float = LEVEL) -> Estimate:
+    """Difference mean(a) - mean(b) with Welch's t interval (Welch-Satterthwaite df)."""
+    a, b = _finite(a), _finite(b)
+    if len(a) < 2 or len(b) < 2:
+        d = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+        return Estimate(min(len(a), len(b)), d, math.nan, math.nan, math.nan,
+                        "fewer than two values on a side: no interval")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    d = float(a.mean() - b.mean())
+    se = math.sqrt(va + vb)
+    if se == 0:  # both sides constant: the difference is known exactly
+        return Estimate(min(len(a), len(b)), d, 0.0, d, d, "Welch t (no spread)")
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = t_quantile(df, level) * se
+    return Estimate(min(len(a), len(b)), d, se, d - half, d + half, f"Welch t, df={df:.1f}")
+
+
+def difference(a: dict, b: dict, level: float = LEVEL) -> Estimate:
+    """mean(a) - mean(b) for seed -> value dicts: paired t when the seeds match, else Welch."""
+    a = {s: v for s, v in a.items() if np.isfinite(v)}
+    b = {s: v for s, v in b.items() if np.isfinite(v)}
+    if set(a) == set(b) and len(a) >= 2:
+        diffs = [a[s] - b[s] for s in sorted(a)]
+        est = describe(diffs, level)
+        return Estimate(est.n, est.mean, est.std, est.ci_low, est.ci_high,
+                        f"paired t over {est.n} seeds")
+    return welch(list(a.values()), list(b.values()), level)
+
+
+@dataclass(frozen=True)
+class Band:
+    """The values a claim allows: an interval, each end open or closed, possibly infinite."""
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def text(self, fmt=lambda v: f"{v:g}") -> str:
+        if self.low == self.high:
+            return f"= {fmt(self.low)}"
+        if self.low == -math.inf:
+            return f"{'<' if self.high_open else '<='} {fmt(self.high)}"
+        if self.high == math.inf:
+            return f"{'>' if self.low_open else '>='} {fmt(self.low)}"
+        return f"between {fmt(self.low)} and {fmt(self.high)}"
+
+
+def verdict(ci_low: float, ci_high: float, band: Band) -> str:
+    """supported if [ci_low, ci_high] lies inside `band`, contradicted if it misses it entirely."""
+    if math.isnan(ci_low) or math.isnan(ci_high):
+        return INCONCLUSIVE
+    above_low = ci_low > band.low or (not band.low_open and ci_low == band.low)
+    below_high = ci_high < band.high or (not band.high_open and ci_high == band.high)
+    if above_low and below_high:
+        return SUPPORTED
+    misses_low = ci_high < band.low or (band.low_open and ci_high == band.low)
+    misses_high = ci_low > band.high or (band.high_open and ci_low == band.high)
+    if misses_low or misses_high:
+        return CONTRADICTED
+    return INCONCLUSIVE

@@ -1,0 +1,201 @@
+"""The study's summary as one self-contained HTML file.
+
+Figures are embedded as base64 PNG data URIs and the page has no scripts and no
+external references, so it opens anywhere, offline. Every string that comes from
+the config or the data goes through `esc` (html.escape), so a description that
+contains markup is shown as text, never interpreted.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import math
+import numbers
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top}
+th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.supported{background:#d9f2d9}.contradicted{background:#f8d4d4}.inconclusive{background:#fff1c2}
+.nodata{background:#e4e4e4}.diverged{color:#b00;font-weight:bold}
+figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.92em;color:#444;max-width:60em}code{background:#f5f5f5;padding:0 .2em}
+.note{color:#555;font-size:.92em;max-width:60em}
+"""
+
+VERDICT_RULES = (
+    "Each claim allows a band of values for the measured difference (ablation minus "
+    "reference, mean over seeds; accuracies in percentage points). The 95% interval is a "
+    "paired t interval over seeds when both sides have the same seeds, else Welch's t "
+    "interval; parameter counts are exact. Verdict: supported when the whole interval lies "
+    "inside the band, contradicted when it lies entirely outside it, inconclusive when it "
+    "straddles a band edge, no data when an ablation has no finished runs. "
+    "Full rules: config/README.md.")
+
+
+def git_commit(directory: str | Path) -> str:
+    """HEAD of the checkout holding `directory` (marked when files differ), or why there is none."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(directory), *args], capture_output=True,
+                              text=True, timeout=20)
+    try:
+        head = git("rev-parse", "HEAD")
+    except (OSError, subprocess.TimeoutExpired):
+        return "not a git checkout (git not available)"
+    if head.returncode != 0:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def versions(final: pd.DataFrame) -> dict:
+    """Versions the runs recorded (several values if runs differ) and the report's own."""
+    out = {}
+    for column, name in (("python_version", "Python (training jobs)"),
+                         ("torch_version", "torch (training jobs)"),
+                         ("torchvision_version", "torchvision (training jobs)"),
+                         ("device_name", "device (training jobs)")):
+        if column in final:
+            out[name] = ", ".join(sorted(set(final[column].dropna().astype(str)))) or "unknown"
+    for package in ("snakemake", "pandas", "matplotlib"):
+        try:
+            out[f"{package} (report)"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[f"{package} (report)"] = "not installed"
+    return out
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def fmt(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.{digits}f}" if math.isfinite(value) else "–"
+    return str(value)
+
+
+def table(frame: pd.DataFrame, columns: dict, row_class=None, num=()) -> str:
+    """An HTML table of `frame`'s `columns` (name -> header), every cell escaped."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in columns.values())
+    body = []
+    for _, row in frame.iterrows():
+        cls = f' class="{esc(row_class(row))}"' if row_class else ""
+        cells = "".join(
+            f'<td class="num">{esc(fmt(row[c]))}</td>' if c in num else f"<td>{esc(fmt(row[c]))}</td>"
+            for c in columns)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def image(path: str | Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+
+
+def _ci(low, high, digits=2) -> str:
+    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        return "–"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def claims_section(claims: pd.DataFrame) -> str:
+    rows = []
+    for _, c in claims.iterrows():
+        digits = 0 if c["unit"] == "parameters" else 2
+        vs = f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
+        cls = c["verdict"].replace(" ", "")
+        cells = [c["claim"], vs, c["expected"],
+                 "–" if pd.isna(c["difference"]) else f"{c['difference']:,.{digits}f} {c['unit']}",
+                 _ci(c["ci_low"], c["ci_high"], digits), c["verdict"],
+                 f"{c['method']}" + (f"; {c['note']}" if c["note"] else "")]
+        rows.append(f'<tr class="{esc(cls)}">' + "".join(f"<td>{esc(x)}</td>" for x in cells)
+                    + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in (
+        "claim", "compared", "the claim allows", "measured", "95% CI", "verdict", "how / notes"))
+    return (f'<table id="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table>")
+
+
+def render(ctx: dict) -> str:
+    """The page. `ctx` keys: title, datasets, seeds, config_hash, protocol, ablations
+    (DataFrame: ablation, dataset, description, changes), claims, summary, final
+    (DataFrames), figures ([(title, caption, png path)]), provenance ({name: value}),
+    checksums (DataFrame: dataset, sha256), verdict_rules (text)."""
+    summary, final, claims = ctx["summary"], ctx["final"], ctx["claims"]
+    protocol = ", ".join(f"{k}={v}" for k, v in ctx["protocol"].items())
+    n_div = int((final["status"] != "ok").sum())
+    counts = claims["verdict"].value_counts().to_dict() if len(claims) else {}
+    verdicts = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no claims configured"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        # No external loads and no scripts at all, whatever the data says.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "img-src data:; style-src 'unsafe-inline'\">",
+        f"<title>{esc(ctx['title'])}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(ctx['title'])}</h1>",
+        '<h2 id="run">What was run</h2>',
+        f"<p>{len(final)} training runs: {summary.shape[0]} ablations x seeds "
+        f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code> on "
+        f"<b>{esc(', '.join(ctx['datasets']))}</b>; config hash <code>{esc(ctx['config_hash'])}</code>. "
+        + (f'<span class="diverged">{n_div} run(s) diverged</span> (kept in the tables, '
+           "left out of means and intervals)." if n_div else "No run diverged.") + "</p>",
+        f"<p>Protocol (every ablation starts from it): <code>{esc(protocol)}</code></p>",
+        table(ctx["ablations"], {"ablation": "ablation", "dataset": "dataset",
+                                 "description": "description", "changes": "changes to the protocol"}),
+        '<h2 id="claims-verdicts">Claims of the report: verdicts</h2>',
+        f"<p>{esc(verdicts)}.</p>",
+        f'<p class="note">{esc(ctx["verdict_rules"])}</p>',
+        claims_section(claims),
+        '<h2 id="ablations">Per ablation</h2>',
+        '<p class="note">Final test accuracy and generalisation gap (train minus test accuracy) '
+        "in percent: mean, standard deviation and 95% t interval over the non-diverged seeds.</p>",
+        table(summary, {"dataset": "dataset", "ablation": "ablation", "description": "description",
+                        "n_ok": "seeds ok", "n_diverged": "diverged", "param_count": "parameters",
+                        "test_acc_pct_mean": "test acc (%)", "test_acc_pct_std": "std",
+                        "test_acc_pct_ci_low": "CI low", "test_acc_pct_ci_high": "CI high",
+                        "gap_pct_mean": "gap (pp)", "gap_pct_ci_low": "gap CI low",
+                        "gap_pct_ci_high": "gap CI high"},
+              row_class=lambda r: "diverged" if r["n_diverged"] else "",
+              num=("n_ok", "n_diverged", "param_count", "test_acc_pct_mean", "test_acc_pct_std",
+                   "test_acc_pct_ci_low", "test_acc_pct_ci_high", "gap_pct_mean",
+                   "gap_pct_ci_low", "gap_pct_ci_high")),
+        '<h2 id="figures">Figures</h2>',
+    ]
+    for title, caption, png in ctx["figures"]:
+        parts.append(f"<figure>{image(png, title)}<figcaption><b>{esc(title)}.</b> "
+                     f"{esc(caption)}</figcaption></figure>")
+    jobs = final.assign(test_acc_pct=final["test_accuracy"] * 100)
+    parts += [
+        '<h2 id="jobs">Per job: runtime and memory</h2>',
+        '<p class="note">wall time measured inside the job (run.json); benchmark seconds and '
+        "peak resident memory (max RSS) from Snakemake's benchmark files.</p>",
+        table(jobs, {"dataset": "dataset", "ablation": "ablation", "seed": "seed",
+                     "status": "status", "test_acc_pct": "test acc (%)",
+                     "wall_time_s": "wall time (s)", "bench_s": "benchmark (s)",
+                     "max_rss_mb": "peak memory (MB)", "device": "device", "threads": "threads"},
+              row_class=lambda r: "diverged" if r["status"] != "ok" else "",
+              num=("seed", "test_acc_pct", "wall_time_s", "bench_s", "max_rss_mb", "threads")),
+        '<h2 id="provenance">Provenance</h2>',
+        "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
+                            for k, v in ctx["provenance"].items()) + "</table>",
+        "<p>Dataset checksums (sha256 of the prepared tensor file each job read):</p>",
+        table(ctx["checksums"], {"dataset": "dataset", "sha256": "sha256"}),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"

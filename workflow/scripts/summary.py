@@ -1,0 +1,41 @@
+"""Write the study's self-contained HTML summary.
+
+Inputs:  input.final, input.summary, input.claims -- the tables; input.figures -- PNGs
+         to embed; input.code -- modules used.
+Outputs: output.html -- results/summary.html (one file, images embedded, no scripts).
+Params:  figures -- (title, caption, png) list; seeds; config_hash; protocol;
+         ablations -- rows of (ablation, dataset, description, changes).
+"""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
+
+import platform
+
+import pandas as pd
+
+from mlpstudy.files import atomic_path
+from mlpstudy.summary import VERDICT_RULES, git_commit, render, versions
+
+sm = snakemake  # noqa: F821
+final = pd.read_csv(sm.input.final)
+summary = pd.read_csv(sm.input.summary, keep_default_na=True).fillna({"description": ""})
+claims = pd.read_csv(sm.input.claims).fillna({"reference": "", "note": "", "method": ""})
+checksums = final[["dataset", "dataset_sha256"]].drop_duplicates().rename(
+    columns={"dataset_sha256": "sha256"})
+provenance = {"git commit": git_commit(sm.scriptdir or "."),
+              "report written on": f"{platform.node()} ({platform.platform()})",
+              **versions(final)}
+html = render({
+    "title": "MLP ablation study: summary",
+    "datasets": list(dict.fromkeys(final["dataset"])),
+    "seeds": list(sm.params.seeds), "config_hash": sm.params.config_hash,
+    "protocol": dict(sm.params.protocol),
+    "ablations": pd.DataFrame([dict(r) for r in sm.params.ablations]),
+    "claims": claims, "summary": summary, "final": final,
+    "figures": [tuple(f) for f in sm.params.figures],
+    "provenance": provenance, "checksums": checksums, "verdict_rules": VERDICT_RULES,
+})
+with atomic_path(sm.output.html) as tmp:
+    tmp.write_text(html, encoding="utf-8")
+print(f"wrote {sm.output.html}: {len(html)} characters", file=sys.stderr)
