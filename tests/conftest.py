@@ -54,8 +54,8 @@ def write_tiny_idx_dataset(directory: Path, n_train: int = 256, n_test: int = 64
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A private copy of the workflow (Snakefile, workflow/, config/) to run snakemake in."""
-    for item in ("Snakefile", "workflow", "config"):
+    """A private copy of the workflow (Snakefile, workflow/, config/, profiles/) to run snakemake in."""
+    for item in ("Snakefile", "workflow", "config", "profiles"):
         src = REPO / item
         if src.is_dir():
             shutil.copytree(src, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
