@@ -1,0 +1,66 @@
+"""What a dry run would execute, job by job: (rule, wildcards) pairs parsed from `snakemake -n`.
+
+The 'Job stats' table only counts jobs per rule; incremental-rerun tests need to
+know exactly which (ablation, seed) a train job is for, so this reads each job
+block ("rule train:" ... "wildcards: dataset=tiny, ablation=base, seed=0").
+"""
+from __future__ import annotations
+
+import re
+
+from conftest import run_snakemake
+
+_JOB_START = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+def parse_jobs(dry_run_output: str) -> set[tuple]:
+    """{(rule, ((wildcard, value), ...)), ...} of every job block in dry-run output."""
+    jobs, rule, wildcards = set(), None, ()
+
+    def close():
+        if rule is not None:
+            jobs.add((rule, wildcards))
+
+    for line in dry_run_output.splitlines():
+        match = _JOB_START.match(line)
+        if match:
+            close()
+            rule, wildcards = match.group(1), ()
+        elif rule is not None and line.strip().startswith("wildcards:"):
+            pairs = line.split(":", 1)[1].split(",")
+            wildcards = tuple(sorted(tuple(p.strip().split("=", 1)) for p in pairs))
+        elif rule is not None and not line.startswith(" "):
+            close()
+            rule = None
+    close()
+    return jobs
+
+
+def planned(workdir, *args) -> set[tuple]:
+    """Jobs a dry run plans, without the `all` target."""
+    out = run_snakemake(workdir, "-n", *args).stdout
+    return {job for job in parse_jobs(out) if job[0] != "all"}
+
+
+def train_jobs(jobs) -> set[tuple[str, int]]:
+    """(ablation, seed) of the train jobs among `jobs`."""
+    return {(dict(w)["ablation"], int(dict(w)["seed"])) for rule, w in jobs if rule == "train"}
+
+
+def rules(jobs) -> set[str]:
+    return {rule for rule, _ in jobs}
+
+
+def copy_workflow(dest):
+    """The files `workdir` copies (conftest), for fixtures wider than one test."""
+    import shutil
+
+    from conftest import REPO
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in ("Snakefile", "workflow", "config", "profiles"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / item)
+    return dest

@@ -1,0 +1,179 @@
+"""Incremental reruns are exact: after a completed tiny study, each kind of edit plans
+exactly the jobs it touches (read job by job from `snakemake -n`), no more, no fewer.
+
+One completed study (3 ablations x 2 seeds, one of them diverging) is shared by the
+module; each test edits a file, dry-runs, and the edit is undone afterwards. Dry runs
+change nothing, and Snakemake compares input checksums, so undoing an edit restores
+the "nothing to do" state.
+"""
+import json
+import math
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import run_snakemake, tiny_config
+from jobplan import copy_workflow, planned, rules, train_jobs
+
+ABLATIONS = {
+    "base": {"description": "baseline"},
+    "wide": {"hidden": [48]},
+    # maxout with a huge step size: NaN within a few steps on the tiny data.
+    "unstable": {"activation": "maxout", "lr": 1000.0, "momentum": 0.9},
+}
+SEEDS = (0, 1)
+STUDY_OPTIONS = {
+    "figure_groups": {"main": ["base", "wide", "unstable"]},
+    "claims": [{"text": "wide is no worse than base", "ablation": "wide", "reference": "base",
+                "metric": "test_accuracy", "expect": "at_least", "size": 0, "tolerance": 100}],
+}
+ALL_TRAIN = {(a, s) for a in ABLATIONS for s in SEEDS}
+# Every report rule downstream of the runs (no xor ablation, so no xor_boundary job).
+REPORT = {"aggregate", "claims", "figures", "summary"}
+EDITABLE = ("config/config.yaml", "workflow/schemas/config.schema.yaml",
+            "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py")
+
+
+def write_study(workdir):
+    return tiny_config(workdir, ablations=ABLATIONS, seeds=SEEDS, **STUDY_OPTIONS)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("study"))
+    write_study(workdir)
+    run_snakemake(workdir)
+    return workdir
+
+
+@pytest.fixture
+def done(study):
+    """The completed study; every file a test may edit is put back afterwards."""
+    saved = {name: (study / name).read_bytes() for name in EDITABLE}
+    yield study
+    for name, content in saved.items():
+        (study / name).write_bytes(content)
+
+
+def edit_config(workdir, change):
+    path = workdir / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def append_comment(path):
+    # A real content change: Snakemake ignores a bare `touch` when the checksum is unchanged.
+    path.write_text(path.read_text() + "\n# an edit\n")
+
+
+def test_nothing_to_do_after_the_study(done):
+    assert planned(done) == set()
+
+
+def test_editing_one_ablations_hyper_parameter_reruns_exactly_its_seeds(done):
+    edit_config(done, lambda c: c["ablations"]["wide"].update(hidden=[40]))
+    jobs = planned(done)
+    assert train_jobs(jobs) == {("wide", 0), ("wide", 1)}
+    assert rules(jobs) == {"train"} | REPORT
+
+
+def test_adding_a_seed_runs_only_the_new_seeds_jobs(done):
+    edit_config(done, lambda c: c["seeds"].append(2))
+    jobs = planned(done)
+    assert train_jobs(jobs) == {(a, 2) for a in ABLATIONS}
+    assert rules(jobs) == {"train"} | REPORT
+
+
+def test_adding_an_ablation_runs_only_its_jobs(done):
+    edit_config(done, lambda c: c["ablations"].update(narrow={"hidden": [8]}))
+    jobs = planned(done)
+    assert train_jobs(jobs) == {("narrow", 0), ("narrow", 1)}
+    assert rules(jobs) == {"train"} | REPORT
+
+
+def test_editing_a_figure_group_reruns_only_figures_and_summary(done):
+    edit_config(done, lambda c: c["figure_groups"].update(main=["base", "wide"]))
+    assert rules(planned(done)) == {"figures", "summary"}
+
+
+def test_editing_a_claim_reruns_only_the_claims_check_and_summary(done):
+    edit_config(done, lambda c: c["claims"][0].update(tolerance=50))
+    assert rules(planned(done)) == {"claims", "summary"}
+
+
+def test_editing_a_description_reruns_no_training(done):
+    edit_config(done, lambda c: c["ablations"]["wide"].update(description="48 units"))
+    jobs = planned(done)
+    assert train_jobs(jobs) == set()
+    assert "aggregate" in rules(jobs)
+
+
+def test_editing_training_code_reruns_every_training_job(done):
+    append_comment(done / "workflow/scripts/mlpstudy/training.py")
+    jobs = planned(done)
+    assert train_jobs(jobs) == ALL_TRAIN
+    assert rules(jobs) == {"train"} | REPORT  # the prepared data does not depend on it
+
+
+def test_editing_plotting_code_reruns_only_figures_and_summary(done):
+    append_comment(done / "workflow/scripts/mlpstudy/figures.py")
+    assert rules(planned(done)) == {"figures", "summary"}
+
+
+def test_changing_a_protocol_value_all_ablations_inherit_reruns_every_training_job(done):
+    edit_config(done, lambda c: c["protocol"].update(eval_every=3))
+    jobs = planned(done)
+    assert train_jobs(jobs) == ALL_TRAIN
+    assert rules(jobs) == {"train"} | REPORT
+
+
+def test_changing_a_schema_default_all_ablations_inherit_reruns_every_training_job(done):
+    # weight_decay is set by no ablation and not by the protocol: its default comes from the schema.
+    schema = done / "workflow/schemas/config.schema.yaml"
+    text = schema.read_text()
+    old = "        description: SGD weight decay (adds weight_decay*w to every gradient).\n        default: 0.0\n"
+    assert old in text
+    schema.write_text(text.replace(old, old.replace("default: 0.0", "default: 0.0001")))
+    assert train_jobs(planned(done)) == ALL_TRAIN
+
+
+def test_moving_the_project_directory_reruns_nothing(done, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(done, moved, symlinks=True)  # copy2 keeps modification times, like `mv`
+    assert planned(moved) == set()
+
+
+# --- what the study produced -------------------------------------------------------------
+
+def test_a_diverging_run_is_recorded_with_its_step_and_curves_and_the_study_finishes(done):
+    for seed in SEEDS:
+        run_dir = done / "results/runs/tiny/unstable" / f"seed{seed}"
+        run = json.loads((run_dir / "run.json").read_text())
+        assert run["status"] == "diverged"
+        step = run["diverged_at_step"]
+        assert isinstance(step, int) and 0 < step <= 6 and run["steps"] == step
+        metrics = pd.read_csv(run_dir / "metrics.csv")
+        assert metrics["step"].max() == step  # curves up to the divergence, nothing after
+        assert {"batch", "train", "test"} <= set(metrics["split"])
+        losses = metrics[(metrics["step"] == step) & (metrics["metric"] == "loss")]["value"]
+        assert not all(math.isfinite(v) for v in losses)
+    final = pd.read_csv(done / "results/final.csv")
+    assert set(final[final["ablation"] == "unstable"]["status"]) == {"diverged"}
+    assert set(final[final["ablation"] != "unstable"]["status"]) == {"ok"}
+    html = (done / "results/summary.html").read_text()
+    assert "diverged" in html
+    assert (done / "results/figures/curves_main.png").stat().st_size > 0
+
+
+def test_metrics_are_byte_identical_across_runs_and_core_counts(done, tmp_path):
+    """The module's study ran with --cores 2; a fresh copy with --cores 1 writes the same bytes."""
+    again = copy_workflow(tmp_path / "again")
+    write_study(again)
+    targets = [f"results/runs/tiny/{a}/seed{s}/metrics.csv"
+               for a, s in (("base", 0), ("wide", 1), ("unstable", 0))]
+    run_snakemake(again, *targets, cores=1)
+    for target in targets:
+        assert (again / target).read_bytes() == (done / target).read_bytes(), target
