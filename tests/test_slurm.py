@@ -1,0 +1,156 @@
+"""The study through `snakemake --profile workflow/profiles/slurm` on a real SLURM cluster.
+
+tests/run.sh starts a one-node cluster (tests/slurm/cluster.sh) before pytest; these
+tests skip when no cluster answers `scontrol ping`, except in CI (CI=true), which must
+have one. Besides the profile, the runs use only test options: a short wait before the
+first status check, and the test cluster's account set where the profile says to set it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import planned_jobs, run_snakemake, tiny_config
+
+ACCOUNT = os.environ.get("MLPSTUDY_SLURM_ACCOUNT", "mlpstudy")
+PROFILE = "workflow/profiles/slurm"
+TEST_OPTIONS = ("--profile", PROFILE, "--slurm-init-seconds-before-status-checks", "2")
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+
+def _cluster_problem() -> str | None:
+    if shutil.which("scontrol") is None or shutil.which("sbatch") is None:
+        return "SLURM client programs (scontrol, sbatch) are not installed"
+    try:
+        ping = _run("scontrol", "ping")
+    except subprocess.TimeoutExpired:
+        return "`scontrol ping` timed out"
+    if ping.returncode != 0 or "UP" not in ping.stdout:
+        return f"no SLURM controller reachable (`scontrol ping`: {(ping.stdout + ping.stderr).strip()})"
+    return None
+
+
+PROBLEM = _cluster_problem()
+
+
+@pytest.fixture(autouse=True)
+def cluster():
+    if PROBLEM is None:
+        return
+    if os.environ.get("CI") == "true":
+        # CI starts the cluster in tests/run.sh: a missing cluster there is a failure.
+        pytest.fail(f"CI=true but {PROBLEM}")
+    pytest.skip(f"{PROBLEM}; start the test cluster with `bash tests/slurm/cluster.sh start` (root)")
+
+
+def use_test_account(workdir: Path) -> None:
+    """Set slurm_account the way the profile tells a user to: uncomment and fill it in."""
+    profile = workdir / PROFILE / "config.yaml"
+    text = profile.read_text()
+    line = re.compile(r'^(\s*)# slurm_account: .*$', re.M)
+    assert line.search(text), "the profile no longer shows where to set slurm_account"
+    profile.write_text(line.sub(rf'\1slurm_account: "{ACCOUNT}"', text, count=1))
+
+
+def submitted_jobs(snakemake_output: str) -> dict[str, list[str]]:
+    """Rule -> SLURM job ids, from the plugin's 'submitted with SLURM jobid N (log: ...)' lines."""
+    jobs: dict[str, list[str]] = {}
+    for job_id, rule in re.findall(r"SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_([A-Za-z0-9_]+)/",
+                                   snakemake_output):
+        jobs.setdefault(rule, []).append(job_id)
+    return jobs
+
+
+def sacct_rows(job_ids: list[str], fields: str) -> list[dict[str, str]]:
+    """One row per job from sacct, waiting briefly for the accounting records to settle."""
+    names = fields.split(",")
+    deadline = time.monotonic() + 30
+    while True:
+        out = _run("sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", fields).stdout
+        rows = [dict(zip(names, line.split("|"))) for line in out.splitlines() if line.strip()]
+        if len(rows) == len(job_ids) and all(r.get("State") == "COMPLETED" for r in rows):
+            return rows
+        if time.monotonic() > deadline:
+            return rows
+        time.sleep(1)
+
+
+def run_json(workdir: Path, ablation: str, seed: int = 0) -> dict:
+    return json.loads((workdir / f"results/runs/tiny/{ablation}/seed{seed}/run.json").read_text())
+
+
+def test_tiny_study_on_slurm_equals_a_local_run(workdir, tmp_path):
+    """Every job of the default target runs as a SLURM job and completes; the training
+    curves are byte-identical to a local run of the same config on the CPU."""
+    ablations = {"base": {"description": "baseline"}, "gelu": {"activation": "gelu"}}
+    tiny_config(workdir, ablations=ablations, seeds=(0,), device="cpu")
+    local = tmp_path / "local"  # same workflow, config and data; no results yet
+    local.mkdir()
+    for item in ("Snakefile", "workflow", "config"):
+        copy = shutil.copytree if (workdir / item).is_dir() else shutil.copy2
+        copy(workdir / item, local / item)
+    use_test_account(workdir)
+
+    t0 = time.monotonic()
+    out = run_snakemake(workdir, *TEST_OPTIONS, timeout=480).stdout
+    print(f"SLURM run of the tiny study: {time.monotonic() - t0:.0f} s")
+    jobs = submitted_jobs(out)
+    assert len(jobs.get("train", [])) == 2, out[-3000:]
+    all_ids = [i for ids in jobs.values() for i in ids]
+    rows = sacct_rows(all_ids, "JobID,State,Account")
+    assert sorted(r["JobID"] for r in rows) == sorted(all_ids)
+    assert {(r["State"], r["Account"]) for r in rows} == {("COMPLETED", ACCOUNT)}
+    assert planned_jobs(workdir) == {}, "the SLURM run left part of the study undone"
+
+    targets = [f"results/runs/tiny/{a}/seed0/{f}" for a in ablations for f in ("metrics.csv", "run.json")]
+    run_snakemake(local, *targets, timeout=300)
+    for ablation in ablations:
+        path = f"results/runs/tiny/{ablation}/seed0/metrics.csv"
+        assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
+        on_slurm, here = run_json(workdir, ablation), run_json(local, ablation)
+        assert on_slurm["status"] == "ok" and on_slurm["device"] == "cpu" and on_slurm["threads"] == 1
+        for key in ("final", "param_count", "hparams", "steps", "device", "dataset_sha256"):
+            assert on_slurm[key] == here[key], key
+
+
+def _node_cpus() -> int:
+    return int(_run("sinfo", "-h", "-o", "%c").stdout.split()[0])
+
+
+def test_gpu_training_job_requests_a_gpu_and_still_runs_on_cpu(workdir):
+    """With `device: cuda` (a GPU cluster's setting) the train job asks SLURM for a GPU
+    (recorded by sacct), gets as many CPUs as it has threads, and on this node, whose
+    GPUs are fake, trains on the CPU and says so in run.json."""
+    gres = _run("sinfo", "-h", "-o", "%G").stdout
+    if "gpu" not in gres:
+        pytest.skip(f"the cluster's nodes declare no GPU (sinfo %G: {gres.strip()!r})")
+    import torch
+    tiny_config(workdir, ablations={"base": {}}, seeds=(0,), device="cuda")
+    use_test_account(workdir)
+    threads = min(2, _node_cpus())
+
+    t0 = time.monotonic()
+    out = run_snakemake(workdir, *TEST_OPTIONS, "--set-threads", f"train={threads}",
+                        "--", "results/runs/tiny/base/seed0/run.json", timeout=300).stdout
+    print(f"SLURM run of one GPU training job: {time.monotonic() - t0:.0f} s")
+    train_ids = submitted_jobs(out).get("train", [])
+    assert len(train_ids) == 1, out[-3000:]
+    (row,) = sacct_rows(train_ids, "JobID,State,ReqTRES,AllocTRES")
+    assert row["State"] == "COMPLETED"
+    for tres in ("ReqTRES", "AllocTRES"):
+        assert "gres/gpu=1" in row[tres], row
+        assert f"cpu={threads}" in row[tres], row
+
+    run = run_json(workdir, "base")
+    assert run["status"] == "ok" and run["threads"] == threads
+    assert run["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")
