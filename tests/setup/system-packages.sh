@@ -2,7 +2,8 @@
 # Debian packages some tests use. Installed only where we are root with apt-get;
 # elsewhere the tests that need them skip and say why.
 set -euo pipefail
-PACKAGES=(dataset-fashion-mnist)
+# munge ... mariadb-server: the one-node SLURM cluster of tests/slurm/cluster.sh.
+PACKAGES=(dataset-fashion-mnist munge slurmctld slurmd slurm-client slurmdbd mariadb-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,7 @@
 # /etc/slurm/{slurm,slurmdbd,gres}.conf become links into the state directory; an
 # existing config that is not such a link is never touched (start refuses).
 set -euo pipefail
+PATH=$PATH:/usr/sbin:/sbin  # the daemons live in sbin, which some PATHs lack
 
 STATE=${MLPSTUDY_SLURM_DIR:-/tmp/mlpstudy-slurm}
 CLUSTER=mlpstudy
@@ -47,7 +48,7 @@ check_prerequisites() {
   [ "$(id -u)" = 0 ] || die "needs root (daemons run as munge, mysql and slurm users)"
   local missing=()
   for b in munged mungekey mariadbd mariadb-install-db slurmdbd slurmctld slurmd sacctmgr sinfo; do
-    command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || missing+=("$b")
+    command -v "$b" >/dev/null 2>&1 || missing+=("$b")
   done
   [ ${#missing[@]} -eq 0 ] || die "missing programs: ${missing[*]} (run tests/setup/system-packages.sh)"
   for f in "${CONFS[@]}"; do
