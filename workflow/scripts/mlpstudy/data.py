@@ -235,8 +235,11 @@ def load_prepared(path: str | Path) -> dict:
     try:
         return torch.load(path, weights_only=True)
     except Exception as exc:
-        raise DataError(f"{path}: not a prepared dataset ({exc}); delete it and rerun "
-                        "so the prepare_dataset rule rebuilds it.") from exc
+        # Only the exception's type here: torch's own text runs to many lines and suggests
+        # weights_only=False, which is never the fix. The chained traceback keeps the details.
+        raise DataError(f"{path}: not a prepared dataset ({type(exc).__name__}): it is damaged "
+                        "or was not written by prepare_dataset; delete it and rerun so the "
+                        "prepare_dataset rule rebuilds it.") from exc
 
 
 def file_sha256(path: str | Path) -> str:

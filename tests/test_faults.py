@@ -1,0 +1,114 @@
+"""Faults through the real snakemake CLI: a hard kill mid-training, divergence as a
+failure, and a failing job under --keep-going."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import run_snakemake, tiny_config, write_tiny_idx_dataset
+from jobplan import copy_workflow, parse_jobs, train_jobs
+
+# Slow enough to be caught between epochs (about 0.1-0.4 s per epoch on a busy core),
+# with dropout so that resuming must also restore the random number generator.
+LONG = {"long": {"hidden": [256, 256], "batch_size": 4, "epochs": 20, "eval_every": 32,
+                 "max_steps": None, "lr": 0.02, "dropout": 0.1}}
+LONG_RUN = "results/runs/tiny/long/seed0"
+LONG_LOG = "results/logs/train/tiny/long/seed0.log"
+
+
+def long_study(workdir):
+    tiny_config(workdir, ablations=LONG, seeds=(0,))
+    write_tiny_idx_dataset(workdir / "tiny-data", n_train=512)
+
+
+def start_snakemake(workdir, *args):
+    return subprocess.Popen(["snakemake", "--cores", "2", *args], cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def wait_for_line(path, text, proc, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"snakemake ended ({proc.returncode}) before {text!r} appeared in {path}")
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail(f"{text!r} did not appear in {path} within {timeout} s")
+
+
+def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_metrics(workdir, tmp_path):
+    reference = copy_workflow(tmp_path / "reference")
+    long_study(reference)
+    long_study(workdir)
+    # The uninterrupted run goes on beside the one that gets killed.
+    uninterrupted = start_snakemake(reference, f"{LONG_RUN}/metrics.csv")
+    killed = start_snakemake(workdir)  # the README's command
+    wait_for_line(workdir / LONG_LOG, "epoch 2/20 done", killed)
+    os.killpg(killed.pid, signal.SIGKILL)  # snakemake, the job and everything they started
+    killed.wait()
+
+    run_dir = workdir / LONG_RUN
+    assert not (run_dir / "metrics.csv").exists(), "the job finished before the kill"
+    assert not (run_dir / "run.json").exists()
+    assert (workdir / "results/checkpoints/tiny/long/seed0.pt").is_file()
+
+    # A half-written output (as a non-atomic writer would leave) is never taken as complete:
+    # Snakemake marked the job's outputs incomplete when it started.
+    (run_dir / "metrics.csv").write_text("step,epoch,split,met")
+    bare = run_snakemake(workdir, "-n", "--workflow-profile", "none", check=False)
+    assert bare.returncode != 0 and "IncompleteFilesException" in bare.stdout
+    assert f"{LONG_RUN}/metrics.csv" in bare.stdout
+    # The default profile (rerun-incomplete) plans it again instead.
+    assert train_jobs(parse_jobs(run_snakemake(workdir, "-n").stdout)) == {("long", 0)}
+
+    # The killed Snakemake left its lock: the plain command says how to remove it.
+    locked = run_snakemake(workdir, check=False)
+    assert locked.returncode != 0 and "--unlock" in locked.stdout
+    run_snakemake(workdir, "--unlock")
+    run_snakemake(workdir)  # the README's command again: resumes and finishes the study
+
+    log = (workdir / LONG_LOG).read_text()
+    epoch = json.loads((run_dir / "run.json").read_text())["resumed_from_epoch"]
+    assert epoch >= 2 and f"resumed from checkpoint at epoch {epoch}" in log
+    assert not (workdir / "results/checkpoints/tiny/long/seed0.pt").exists()
+    assert (workdir / "results/summary.html").is_file()
+    assert uninterrupted.wait(timeout=300) == 0
+    assert (run_dir / "metrics.csv").read_bytes() == (reference / LONG_RUN / "metrics.csv").read_bytes()
+
+
+def test_on_divergence_fail_fails_the_job_and_its_log_says_why(workdir):
+    tiny_config(workdir, ablations={"unstable": {"activation": "maxout", "lr": 1000.0,
+                                                 "momentum": 0.9}},
+                seeds=(0,), on_divergence="fail")
+    run = "results/runs/tiny/unstable/seed0"
+    result = run_snakemake(workdir, f"{run}/metrics.csv", check=False)
+    assert result.returncode != 0
+    log = "results/logs/train/tiny/unstable/seed0.log"
+    assert log in result.stdout  # Snakemake points at the log
+    last = "\n".join((workdir / log).read_text().splitlines()[-3:])
+    assert "diverged" in last and "step" in last and "on_divergence" in last
+    assert not (workdir / run / "metrics.csv").exists() and not (workdir / run / "run.json").exists()
+
+
+def test_keep_going_lets_the_rest_finish_when_a_training_job_fails(workdir):
+    tiny_config(workdir, ablations={"good": {}, "bad": {"dataset": "other"}}, seeds=(0,))
+    config_path = workdir / "config/config.yaml"
+    config_path.write_text(config_path.read_text().replace(
+        "custom_datasets:\n", f"custom_datasets:\n  other: {workdir / 'tiny-data'}\n", 1))
+    # A damaged prepared dataset (disk full, a stray edit): the job reading it must fail.
+    corrupt = workdir / "results/data/other.pt"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"not a tensor file")
+    targets = [f"results/runs/{d}/{a}/seed0/run.json" for d, a in (("tiny", "good"), ("other", "bad"))]
+    result = run_snakemake(workdir, "--keep-going", *targets, check=False)
+    assert result.returncode != 0
+    assert json.loads((workdir / targets[0]).read_text())["status"] == "ok"
+    assert not (workdir / targets[1]).exists()
+    last = "\n".join((workdir / "results/logs/train/other/bad/seed0.log").read_text().splitlines()[-2:])
+    assert "results/data/other.pt: not a prepared dataset" in last and "delete it" in last
