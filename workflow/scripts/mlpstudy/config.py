@@ -49,7 +49,51 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if "propertyNames" in error.schema_path:
         return (f"invalid name {error.instance!r} in {where}: names may only contain "
                 "letters, digits, '_' and '-' (they become directory names).")
-    return f"{where}: {error.message}"
+    return f"{where} = {_show(error.instance)}: {_what_is_wrong(error)}{_meaning(error)}"
+
+
+_TYPE_NAMES = {"number": "a number", "integer": "a whole number", "string": "a string",
+               "boolean": "true or false", "array": "a list", "object": "a mapping of keys",
+               "null": "null"}
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _show(value) -> str:
+    return json.dumps(value) if isinstance(value, (bool, type(None), list, dict)) else repr(value)
+
+
+def _what_is_wrong(error: jsonschema.ValidationError) -> str:
+    """jsonschema's own messages ("0 is less than or equal to the minimum of 0"), said plainly."""
+    kind, limit = error.validator, error.validator_value
+    if kind == "type":
+        wanted = [limit] if isinstance(limit, str) else limit
+        return "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+    if kind == "enum":
+        return "must be one of " + ", ".join(map(str, limit))
+    if kind in _BOUNDS:
+        return f"must be {_BOUNDS[kind]} {limit}"
+    if kind == "minItems":
+        return f"must list at least {limit} item{'s' if limit != 1 else ''}"
+    if kind == "minProperties":
+        return f"must have at least {limit} entr{'ies' if limit != 1 else 'y'}"
+    if kind == "uniqueItems":
+        return "lists an item more than once"
+    if kind == "required":
+        return error.message.replace("is a required property", "must be given")
+    return error.message
+
+
+def _meaning(error: jsonschema.ValidationError) -> str:
+    """The schema's description of the key at fault, so the message says what it is for."""
+    keys = [p for p in error.absolute_path if isinstance(p, str)]
+    if not keys:
+        return ""
+    schema = load_schema()
+    spec = (schema["$defs"]["hparams"]["properties"].get(keys[-1])
+            if len(keys) > 1 and keys[0] in ("protocol", "ablations")
+            else schema["properties"].get(keys[0]) if len(keys) == 1 else None)
+    description = (spec or {}).get("description", "").strip()
+    return f" ({keys[-1]}: {description})" if description else ""
 
 
 def _fill_defaults(config: dict, schema: dict) -> None:
@@ -74,15 +118,17 @@ def validate(config: dict) -> dict:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(_describe(e) for e in errors))
     _fill_defaults(config, schema)
     known = set(BUILTIN_DATASETS) | set(config["custom_datasets"])
+    # The top-level dataset first: ablations without their own inherit it, and the
+    # message must name the key that is actually wrong.
+    if config["dataset"] not in known:
+        raise ConfigError(f"dataset: unknown dataset {config['dataset']!r}; choose one of "
+                          f"{', '.join(sorted(known))} or declare it under custom_datasets.")
     for ablation in config["ablations"]:
         dataset = dataset_of(config, ablation)
         if dataset not in known:
             raise ConfigError(
-                f"ablations.{ablation}: unknown dataset {dataset!r}; choose one of "
+                f"ablations.{ablation}.dataset: unknown dataset {dataset!r}; choose one of "
                 f"{', '.join(sorted(known))} or declare it under custom_datasets.")
-    if config["dataset"] not in known:
-        raise ConfigError(f"dataset: unknown dataset {config['dataset']!r}; choose one of "
-                          f"{', '.join(sorted(known))} or declare it under custom_datasets.")
     _check_report_names(config, schema)
     return config
 
