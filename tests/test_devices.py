@@ -1,7 +1,9 @@
 """GPU choice and the multi-GPU slot logic, on fake device lists (no GPU needed)."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import run_snakemake, tiny_config
 from mlpstudy import devices
 from mlpstudy.devices import GpuSlot, NoFreeGpu, choose_device, claim_gpu, gpu_request
 
@@ -149,3 +152,41 @@ def test_choose_device_spreads_gpu_jobs_over_a_fake_two_gpu_machine(monkeypatch)
     assert d2 == d0 and isinstance(s2, GpuSlot)
     s1.release()
     s2.release()
+
+
+# --- through the workflow -----------------------------------------------------------
+
+
+def _train_gpu_requests(dry_run_output: str) -> list[str]:
+    blocks = dry_run_output.split("rule train:")[1:]
+    return [re.search(r"resources: .*?\bgpu=(\d+)", b).group(1) for b in blocks]
+
+
+def test_the_device_setting_decides_the_gpu_request(workdir):
+    """cpu forces the CPU (no GPU asked for), cuda always asks, auto asks only where a
+    GPU is visible: on a machine without one nothing waits for a GPU."""
+    tiny_config(workdir, ablations={"base": {}}, seeds=(0,))
+    auto = "1" if devices.gpus_visible() else "0"
+    for setting, expected in (("cpu", "0"), ("cuda", "1"), ("auto", auto)):
+        out = run_snakemake(workdir, "-n", "--config", f"device={setting}").stdout
+        assert _train_gpu_requests(out) == [expected], setting
+
+
+def test_gpu_jobs_run_one_at_a_time_under_resources_gpu_1(workdir):
+    """Two GPU training jobs, two cores, `--resources gpu=1`: the second starts only
+    after the first finished; without CUDA both train on the CPU and say so."""
+    tiny_config(workdir, ablations={"base": {}, "gelu": {"activation": "gelu"}}, seeds=(0,),
+                device="cuda")
+    targets = [f"results/runs/tiny/{a}/seed0/run.json" for a in ("base", "gelu")]
+    out = run_snakemake(workdir, "--resources", "gpu=1", "--", *targets, timeout=300).stdout
+    running, most = 0, 0
+    for line in out.splitlines():
+        if re.match(r"(local)?rule train:", line):
+            running += 1
+            most = max(most, running)
+        elif re.match(r"Finished jobid: \d+ \(Rule: train\)", line):
+            running -= 1
+    assert most == 1 and out.count("Rule: train)") == 2, out[-3000:]
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    for target in targets:
+        assert json.loads((workdir / target).read_text())["device"] == expected
