@@ -64,7 +64,8 @@ def _read_bytes(path: Path) -> bytes:
 def parse_idx(raw: bytes, name: str = "IDX data") -> torch.Tensor:
     """Parse the bytes of an IDX file (the MNIST format) into a tensor."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{name}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'}).")
+        raise DataError(f"{name}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'}); "
+                        "datasets must be in MNIST's IDX format (optionally gzipped).")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -74,7 +75,8 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> torch.Tensor:
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
         raise DataError(f"{name}: IDX file truncated or padded: shape {shape} needs "
-                        f"{expected} bytes, the file has {len(raw)}.")
+                        f"{expected} bytes, the file has {len(raw)}; an interrupted copy or "
+                        "download? Replace it with a complete copy.")
     array = np.frombuffer(raw, dtype, offset=header).reshape(shape)
     return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
 
@@ -93,6 +95,9 @@ def _find(directory: Path, stem: str) -> Path | None:
 
 def load_idx_dir(directory: Path, expected_sha256: dict | None = None) -> dict:
     """Read the four IDX files of `directory`; check them against `expected_sha256`."""
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no such directory; check the dataset's path in the "
+                        "config (custom_datasets, or data_dirs for mnist / fashion-mnist).")
     tensors, digests = {}, {}
     for key, stem in IDX_FILES.items():
         path = _find(directory, stem)
