@@ -3,7 +3,7 @@
 # elsewhere the tests that need them skip and say why.
 set -euo pipefail
 # munge ... mariadb-server: the one-node SLURM cluster of tests/slurm/cluster.sh.
-PACKAGES=(dataset-fashion-mnist munge slurmctld slurmd slurm-client slurmdbd mariadb-server)
+PACKAGES=(dataset-fashion-mnist munge slurmctld slurmd slurm-client slurmdbd mariadb-server chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

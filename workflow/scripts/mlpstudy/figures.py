@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -92,6 +93,9 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
         ax.set_ylabel(ylabel)
         if metric == "loss":
             ax.set_yscale("log")
+            # Plain numbers (0.3, 1, 2) instead of powers of ten on the log axis.
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         else:
             ax.set_ylim(low, high)
     labels = [_label(a, final) for a in ablations]
@@ -134,6 +138,11 @@ def final_accuracy_figure(summary: pd.DataFrame, final: pd.DataFrame) -> plt.Fig
                             lw=2, zorder=4)
         ax.set_yticks(y)
         ax.set_yticklabels(rows["ablation"])
+        # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
+        values = pd.concat([runs_of(final, dataset)["test_accuracy"] * 100,
+                            rows["test_acc_pct_ci_low"]]).dropna()
+        low = float(values.min()) if len(values) else 0.0
+        ax.set_xlim(max(0.0, low - 2), 100.5)
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xlabel("final test accuracy (%)")
         ax.set_title(f"{dataset}: mean and 95% CI over seeds (blue), each seed (grey dot)"
@@ -141,6 +150,10 @@ def final_accuracy_figure(summary: pd.DataFrame, final: pd.DataFrame) -> plt.Fig
                      fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def runs_of(final: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    return final[(final["dataset"] == dataset) & (final["status"] == "ok")]
 
 
 def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,
@@ -171,9 +184,11 @@ def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,
         ax.set_ylabel("input x2")
         ax.set_aspect("equal")
         ax.grid(False)
-    axes[0][0].legend(loc="center", fontsize=9, framealpha=0.9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    # Below the panels: inside, it would hide the boundary it explains.
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout(rect=(0, 0, 0.9, 0.93))
+    fig.tight_layout(rect=(0, 0.08, 0.9, 0.93))
     if image is not None:
         cax = fig.add_axes((0.91, 0.15, 0.015, 0.7))
         fig.colorbar(image, cax=cax, label="P(class 1)")
