@@ -112,3 +112,37 @@ def test_keep_going_lets_the_rest_finish_when_a_training_job_fails(workdir):
     assert not (workdir / targets[1]).exists()
     last = "\n".join((workdir / "results/logs/train/other/bad/seed0.log").read_text().splitlines()[-2:])
     assert "results/data/other.pt: not a prepared dataset" in last and "delete it" in last
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
+    """A job killed before an edit leaves a checkpoint; after the edit it must start afresh."""
+    import torch
+
+    from mlpstudy.config import hparams, validate
+    from mlpstudy.data import load_idx_dir
+    from mlpstudy.training import train
+
+    config = tiny_config(workdir, ablations={"base": {"epochs": 3, "max_steps": None}}, seeds=(0,))
+    checkpoint = workdir / "results/checkpoints/tiny/base/seed0.pt"
+
+    def die_after_first_epoch(line):
+        if line.startswith("epoch 1/3 done"):
+            raise _Killed
+
+    # Same hyper-parameters and seed as the job, so only the inputs stamp tells them apart.
+    with pytest.raises(_Killed):
+        train(hparams(validate(config), "base"), load_idx_dir(workdir / "tiny-data"), 0,
+              torch.device("cpu"), checkpoint=checkpoint, log=die_after_first_epoch)
+    assert checkpoint.is_file()
+    checkpoint.with_name("seed0.pt.inputs").write_text('{"made by": "older code"}')
+
+    run_snakemake(workdir, "results/runs/tiny/base/seed0/run.json")
+    log = (workdir / "results/logs/train/tiny/base/seed0.log").read_text()
+    assert "discarding the checkpoint" in log and "resumed from checkpoint" not in log
+    run = json.loads((workdir / "results/runs/tiny/base/seed0/run.json").read_text())
+    assert run["resumed_from_epoch"] == 0 and run["steps"] == 24
+    assert not checkpoint.exists() and not checkpoint.with_name("seed0.pt.inputs").exists()

@@ -40,6 +40,17 @@ print(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seed {seed} on {device}"
       f"with {sm.threads} thread(s)\nhyper-parameters: {json.dumps(hp, sort_keys=True)}",
       file=sys.stderr)
 
+# A checkpoint resumes only the inputs it was made from: after the data or the package
+# code changed, a killed job's checkpoint would mix old results into the new run.
+checkpoint = Path(sm.params.checkpoint)
+stamp = checkpoint.with_name(checkpoint.name + ".inputs")
+inputs = json.dumps({path: file_sha256(path) for path in sorted([sm.input.data, *sm.input.code])})
+if checkpoint.exists() and (not stamp.exists() or stamp.read_text() != inputs):
+    print("discarding the checkpoint of an earlier attempt: data or code changed since",
+          file=sys.stderr)
+    checkpoint.unlink()
+write_text_atomic(stamp, inputs)
+
 data = load_prepared(sm.input.data)
 result = train(hp, data, seed, device, on_divergence=sm.params.on_divergence,
                checkpoint=sm.params.checkpoint, log=lambda line: print(line, file=sys.stderr))
@@ -58,5 +69,6 @@ write_json_atomic(sm.output.run, {
     "torchvision_version": torchvision.__version__,
     "dataset_sha256": file_sha256(sm.input.data), "dataset_source": data["source"],
 })
-Path(sm.params.checkpoint).unlink(missing_ok=True)
+checkpoint.unlink(missing_ok=True)
+stamp.unlink(missing_ok=True)
 print(f"done: {result.status}, final {result.final}", file=sys.stderr)
