@@ -57,20 +57,20 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_metrics
     assert not (run_dir / "metrics.csv").exists(), "the job finished before the kill"
     assert not (run_dir / "run.json").exists()
     assert (workdir / "results/checkpoints/tiny/long/seed0.pt").is_file()
+    assert any((workdir / ".snakemake" / "locks").iterdir()), "the killed run left its lock"
 
     # A half-written output (as a non-atomic writer would leave) is never taken as complete:
     # Snakemake marked the job's outputs incomplete when it started.
     (run_dir / "metrics.csv").write_text("step,epoch,split,met")
     bare = run_snakemake(workdir, "-n", "--workflow-profile", "none", check=False)
     assert bare.returncode != 0 and "IncompleteFilesException" in bare.stdout
+    # No Snakemake is alive in the directory, so the next invocation cleared the dead lock.
+    assert "Removed the directory lock left by a Snakemake run that was killed" in bare.stdout
+    assert not any((workdir / ".snakemake" / "locks").iterdir())
     assert f"{LONG_RUN}/metrics.csv" in bare.stdout
     # The default profile (rerun-incomplete) plans it again instead.
     assert train_jobs(parse_jobs(run_snakemake(workdir, "-n").stdout)) == {("long", 0)}
 
-    # The killed Snakemake left its lock: the plain command says how to remove it.
-    locked = run_snakemake(workdir, check=False)
-    assert locked.returncode != 0 and "--unlock" in locked.stdout
-    run_snakemake(workdir, "--unlock")
     run_snakemake(workdir)  # the README's command again: resumes and finishes the study
 
     log = (workdir / LONG_LOG).read_text()

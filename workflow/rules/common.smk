@@ -11,11 +11,18 @@ sys.path.insert(0, str(SCRIPTS))
 
 from mlpstudy import config as study_config
 from mlpstudy.devices import gpu_request
+from mlpstudy.locks import clear_stale_lock
 
 try:
     STUDY = study_config.validate(config)
 except study_config.ConfigError as exc:
     raise WorkflowError(f"config/config.yaml (or --config): {exc}") from None
+
+# A hard-killed run leaves its lock; clear it so the README's command just resumes.
+# (Dry runs too: removing a dead run's lock is harmless, and at parse time
+# Snakemake does not yet say whether this is a dry run.)
+if workflow.is_main_process:
+    clear_stale_lock()
 
 # Relative to the working directory: Snakemake records input paths, so absolute
 # ones would rerun the whole study after the project directory is moved or copied.
