@@ -33,7 +33,8 @@ def figure_list():
     figs = [(f"Training curves: {g}",
              "Training loss (full training set, log scale), train and test accuracy against "
              "iteration: line = mean over seeds, band = min-max over seeds; a red x marks where "
-             "a diverged seed stopped. Accuracy axes are shared and zoomed on the end of "
+             "a diverged seed stopped. Each ablation's own loss is shown (kl_div's KL divergence "
+             "is not on cross-entropy's scale). Accuracy axes are shared and zoomed on the end of "
              "training, so the first evaluations may lie below the axis.",
              f"{FIGURES}/curves_{g}.png") for g in STUDY["figure_groups"]]
     figs.append(("Final test accuracy per ablation",

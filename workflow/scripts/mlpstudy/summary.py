@@ -18,11 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1200px;
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
-th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top}
+th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top;white-space:nowrap}
+td.text{white-space:normal;min-width:9em}
+.scroll{overflow-x:auto}
 th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .supported{background:#d9f2d9}.contradicted{background:#f8d4d4}.inconclusive{background:#fff1c2}
 .nodata{background:#e4e4e4}.diverged{color:#b00;font-weight:bold}
@@ -73,6 +75,9 @@ def versions(final: pd.DataFrame) -> dict:
     return out
 
 
+TEXT_COLUMNS = ("description", "changes", "claim")  # long text: may wrap; other cells do not
+
+
 def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
@@ -96,10 +101,11 @@ def table(frame: pd.DataFrame, columns: dict, row_class=None, num=()) -> str:
     for _, row in frame.iterrows():
         cls = f' class="{esc(row_class(row))}"' if row_class else ""
         cells = "".join(
-            f'<td class="num">{esc(fmt(row[c]))}</td>' if c in num else f"<td>{esc(fmt(row[c]))}</td>"
-            for c in columns)
+            f'<td class="{"num" if c in num else "text" if c in TEXT_COLUMNS else ""}">'
+            f"{esc(fmt(row[c]))}</td>" for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def image(path: str | Path, alt: str) -> str:
@@ -119,16 +125,19 @@ def claims_section(claims: pd.DataFrame) -> str:
         digits = 0 if c["unit"] == "parameters" else 2
         vs = f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
         cls = c["verdict"].replace(" ", "")
-        cells = [c["claim"], vs, c["expected"],
+        exact = c["metric"] == "param_count"
+        cells = [c["claim"], c["verdict"], vs, c["expected"],
                  "–" if pd.isna(c["difference"]) else f"{c['difference']:,.{digits}f} {c['unit']}",
-                 _ci(c["ci_low"], c["ci_high"], digits), c["verdict"],
+                 "exact" if exact else _ci(c["ci_low"], c["ci_high"], digits),
+                 c["note"] if c["verdict"] == "no data" else "exact count" if exact else
                  f"{c['method']}" + (f"; {c['note']}" if c["note"] else "")]
-        rows.append(f'<tr class="{esc(cls)}">' + "".join(f"<td>{esc(x)}</td>" for x in cells)
-                    + "</tr>")
+        rows.append(f'<tr class="{esc(cls)}">' + "".join(
+            f'<td class="{"text" if i in (0, 3, 6) else ""}">{esc(x)}</td>'
+            for i, x in enumerate(cells)) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in (
-        "claim", "compared", "the claim allows", "measured", "95% CI", "verdict", "how / notes"))
-    return (f'<table id="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
-            "</tbody></table>")
+        "claim", "verdict", "compared", "the claim allows", "measured", "95% CI", "how / notes"))
+    return (f'<div class="scroll"><table id="claims"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def render(ctx: dict) -> str:
