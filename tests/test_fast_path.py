@@ -1,0 +1,112 @@
+"""The speed work on the training path keeps the numbers: the light SGD takes torch.optim.SGD's
+steps bitwise, chunked evaluation matches a one-shot one, a resumed momentum run matches an
+uninterrupted one, and a training job on MNIST-sized data stays small (no torch._dynamo, < 1 GiB)."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import REPO
+from mlpstudy.config import hparam_defaults
+from mlpstudy.models import build_mlp
+from mlpstudy.training import SGD, criterion, evaluate, train
+
+
+def hp(**changes):
+    return {**hparam_defaults(), **changes}
+
+
+@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.01), (0.9, 0.01)])
+def test_light_sgd_takes_torch_optim_sgds_steps_bitwise(momentum, weight_decay):
+    torch.manual_seed(0)
+    a = build_mlp(hp(hidden=[16]), 20, 3)
+    b = build_mlp(hp(hidden=[16]), 20, 3)
+    b.load_state_dict(a.state_dict())
+    ours = SGD(a.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    theirs = torch.optim.SGD(b.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    for _ in range(20):
+        x, y = torch.randn(8, 20), torch.randint(0, 3, (8,))
+        for model, opt in ((a, ours), (b, theirs)):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(next(a.parameters()), build_mlp(hp(hidden=[16]), 20, 3)[1].weight)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "kl_div"])
+def test_chunked_evaluation_equals_one_pass_over_everything(loss):
+    setting = hp(hidden=[32], loss=loss, smoothing=0.1)
+    torch.manual_seed(1)
+    model = build_mlp(setting, 50, 7)
+    x, y = torch.rand(2500, 50), torch.randint(0, 7, (2500,))
+    loss_fn = criterion(setting, 7)
+    with torch.no_grad():
+        logits = model(x)
+        expected_loss = loss_fn(logits, y, reduction="sum").item() / len(x)
+        expected_acc = (logits.argmax(1) == y).float().mean().item()
+    for chunk in (None, 1, 999, 1024, 5000):  # uneven last chunk, one row, default, all at once
+        got_loss, got_acc = evaluate(model, x, y, loss_fn, chunk=chunk)
+        assert got_loss == pytest.approx(expected_loss, rel=1e-5)
+        assert got_acc == pytest.approx(expected_acc, abs=1 / len(x))
+    assert model.training  # evaluation restores train mode
+
+
+def test_a_resumed_momentum_run_equals_an_uninterrupted_one(tmp_path):
+    """The optimizer's momentum buffers go through the checkpoint and come back."""
+    g = torch.Generator().manual_seed(0)
+    data = {"train_x": torch.randint(0, 256, (120, 12), generator=g, dtype=torch.uint8),
+            "train_y": torch.randint(0, 3, (120,), generator=g),
+            "test_x": torch.randint(0, 256, (30, 12), generator=g, dtype=torch.uint8),
+            "test_y": torch.randint(0, 3, (30,), generator=g), "scale": 1 / 255, "classes": 3}
+    setting = hp(hidden=[8], batch_size=16, epochs=3, eval_every=4, momentum=0.9, weight_decay=1e-3)
+    quiet = lambda _: None  # noqa: E731
+    whole = train(setting, data, 0, torch.device("cpu"), log=quiet).rows
+
+    class Killed(Exception):
+        pass
+
+    def die_after_first_epoch(line):
+        if line.startswith("epoch 1/3 done"):
+            raise Killed
+
+    checkpoint = tmp_path / "ckpt.pt"
+    with pytest.raises(Killed):
+        train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=die_after_first_epoch)
+    resumed = train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=quiet)
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.rows == whole
+
+
+PROBE = textwrap.dedent("""
+    import json, resource, sys
+    sys.path.insert(0, {scripts!r})
+    import torch
+    torch.set_num_threads(1)
+    from mlpstudy.config import hparam_defaults
+    from mlpstudy.training import train
+    g = torch.Generator().manual_seed(0)
+    # MNIST-sized: 60,000 + 10,000 images of 784 pixels, the base MLP, two full evaluations.
+    data = {{"train_x": torch.randint(0, 256, (60000, 784), generator=g, dtype=torch.uint8),
+             "train_y": torch.randint(0, 10, (60000,), generator=g),
+             "test_x": torch.randint(0, 256, (10000, 784), generator=g, dtype=torch.uint8),
+             "test_y": torch.randint(0, 10, (10000,), generator=g), "scale": 1 / 255, "classes": 10}}
+    hp = {{**hparam_defaults(), "max_steps": 20}}
+    result = train(hp, data, 0, torch.device("cpu"), log=lambda _: None)
+    print(json.dumps({{"steps": result.steps, "dynamo": "torch._dynamo" in sys.modules,
+                      "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+""")
+
+
+def test_a_training_job_on_mnist_sized_data_stays_under_1_gib_without_dynamo():
+    out = subprocess.run([sys.executable, "-c", PROBE.format(scripts=str(REPO / "workflow" / "scripts"))],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    probe = json.loads(out.strip().splitlines()[-1])
+    assert probe["steps"] == 20
+    assert not probe["dynamo"], "training imported torch._dynamo (about 160 MB and 1.5 s per job)"
+    assert probe["max_rss"] < 2 ** 30, f"peak memory {probe['max_rss'] / 2 ** 20:.0f} MiB"
