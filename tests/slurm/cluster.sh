@@ -36,7 +36,9 @@ wait_for() {
   done
 }
 
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that exists and is not a zombie (an init that reaps slowly leaves those).
+proc_alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+pid_alive() { [ -s "$1" ] && proc_alive "$(cat "$1")"; }
 
 munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 ctld_ok() { scontrol ping 2>/dev/null | grep -q "is UP"; }
@@ -215,9 +217,11 @@ stop_pidfiles() {
   done
   local i deadline=$((SECONDS + 20))
   for i in "${!pids[@]}"; do
-    while kill -0 "${pids[$i]}" 2>/dev/null; do
+    while proc_alive "${pids[$i]}"; do
       if [ $SECONDS -ge $deadline ]; then
-        log "${names[$i]} (${pids[$i]}) ignores SIGTERM: killing"; kill -9 "${pids[$i]}" 2>/dev/null || true
+        log "${names[$i]} (${pids[$i]}) ignores SIGTERM: killing it"
+        kill -9 "${pids[$i]}" 2>/dev/null || true
+        break
       fi
       sleep 0.2
     done
