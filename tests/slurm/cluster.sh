@@ -7,7 +7,9 @@
 #   bash tests/slurm/cluster.sh start|stop|status
 #
 # State (configs, database, spool, logs, PID files) lives in $MLPSTUDY_SLURM_DIR
-# (default /tmp/mlpstudy-slurm). `start` is idempotent; `stop` ends only the daemons
+# (default /tmp/mlpstudy-slurm); MLPSTUDY_SLURM_ACCOUNT names the account root submits
+# with (default mlpstudy), MLPSTUDY_SLURM_DB_PORT MariaDB's loopback port (default
+# 3306). `start` is idempotent; `stop` ends only the daemons
 # whose PID files are in that directory. Needs root and Debian's packages (see
 # tests/setup/system-packages.sh). Slurm only reads its config at /etc/slurm, so
 # /etc/slurm/{slurm,slurmdbd,gres}.conf become links into the state directory; an
