@@ -12,6 +12,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
+import importlib.metadata
 import json
 import platform
 import time
@@ -19,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-import torchvision
 
 from mlpstudy.data import file_sha256, load_prepared
 from mlpstudy.devices import choose_device
@@ -66,7 +66,9 @@ write_json_atomic(sm.output.run, {
     "threads": sm.threads, "started_at": started_at,
     "wall_time_s": round(time.perf_counter() - started, 3),
     "python_version": platform.python_version(), "torch_version": torch.__version__,
-    "torchvision_version": torchvision.__version__,
+    # The installed distribution's version: importing torchvision only to read it costs
+    # ~1.5 s per job (its __init__ imports every model definition).
+    "torchvision_version": importlib.metadata.version("torchvision"),
     "dataset_sha256": file_sha256(sm.input.data), "dataset_source": data["source"],
 })
 checkpoint.unlink(missing_ok=True)
