@@ -26,6 +26,7 @@ PANELS = (("train", "loss", "training loss (full training set)", "loss (log scal
           ("train", "accuracy", "train accuracy", "accuracy (%)"),
           ("test", "accuracy", "test accuracy", "accuracy (%)"))
 DIVERGED = "#d62728"
+LINESTYLES = ("-", (0, (6, 3)), (0, (2, 2)), (0, (8, 3, 2, 3)), (0, (1, 1)))
 
 
 def _curves(metrics: pd.DataFrame, ablation: str, split: str, metric: str) -> pd.DataFrame:
@@ -77,7 +78,10 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
             if metric == "accuracy":
                 acc_tables.append(table)
             mean = table.mean(axis=1)
-            line, = ax.plot(table.index, mean, color=color, lw=1.8, label=_label(ablation, final))
+            # Distinct dash patterns: ablations that train identically (l2 and weight_decay)
+            # draw on top of each other, and the dashes show both lines are there.
+            line, = ax.plot(table.index, mean, color=color, lw=2.2 - 0.25 * (i % 4),
+                            ls=LINESTYLES[i % len(LINESTYLES)], label=_label(ablation, final))
             ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
                             color=color, alpha=0.18, lw=0)
             # A diverged seed stops early: mark where, so a short curve is never a mystery.
