@@ -110,3 +110,17 @@ def test_a_training_job_on_mnist_sized_data_stays_under_1_gib_without_dynamo():
     assert probe["steps"] == 20
     assert not probe["dynamo"], "training imported torch._dynamo (about 160 MB and 1.5 s per job)"
     assert probe["max_rss"] < 2 ** 30, f"peak memory {probe['max_rss'] / 2 ** 20:.0f} MiB"
+
+
+@pytest.mark.parametrize("changes", [{}, {"activation": "gelu"}, {"activation": "maxout"},
+                                     {"batch_norm": True, "dropout": 0.2}, {"hidden": [64, 32]}])
+def test_inference_forward_computes_the_models_eval_forward(changes):
+    from mlpstudy.training import inference_forward
+    torch.manual_seed(2)
+    model = build_mlp(hp(hidden=[48], **changes), 30, 5)
+    model(torch.rand(64, 30)).sum().backward()  # batch-norm statistics move off their defaults
+    model.eval()
+    x = torch.rand(300, 30)
+    with torch.inference_mode():
+        expected, got = model(x), inference_forward(model, x.device, 128)(x)
+    assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5)
