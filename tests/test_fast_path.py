@@ -117,7 +117,7 @@ def test_a_training_job_on_mnist_sized_data_stays_under_1_gib_without_dynamo():
 def test_inference_forward_computes_the_models_eval_forward(changes):
     from mlpstudy.training import inference_forward
     torch.manual_seed(2)
-    model = build_mlp(hp(hidden=[48], **changes), 30, 5)
+    model = build_mlp(hp(**{"hidden": [48], **changes}), 30, 5)
     model(torch.rand(64, 30)).sum().backward()  # batch-norm statistics move off their defaults
     model.eval()
     x = torch.rand(300, 30)
