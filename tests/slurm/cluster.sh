@@ -155,7 +155,9 @@ start_mariadb() {
         || die "mariadb-install-db failed, see $STATE/log/mariadb-install.log"
     fi
     chown mysql:mysql "$STATE/mysql"
-    mariadbd --no-defaults --user=mysql --datadir="$STATE/mysql/data" \
+    # Its own session (setsid), like the other daemons: a kill aimed at the process
+    # group that ran this script (a finished shell, a test harness) must not take it down.
+    setsid mariadbd --no-defaults --user=mysql --datadir="$STATE/mysql/data" \
       --socket="$STATE/mysql/mysqld.sock" --pid-file="$STATE/mysql/mariadb.pid" \
       --bind-address=127.0.0.1 --port="$DB_PORT" --skip-name-resolve \
       --log-error="$STATE/mysql/mariadb.log" >/dev/null 2>&1 &
