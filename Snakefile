@@ -14,6 +14,18 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
 
+# On a cluster these run on the submit host: each takes seconds (a queue wait
+# would dwarf it), and the submit host is the one with internet for downloads.
+localrules:
+    all,
+    prepare_dataset,
+    aggregate,
+    claims,
+    figures,
+    xor_boundary,
+    summary,
+
+
 rule all:
     input:
         all_runs(),
