@@ -95,3 +95,15 @@ def test_divergence_is_recorded_or_fails_as_configured():
     assert result.steps < math.ceil(96 / 8)  # stopped early
     with pytest.raises(Diverged, match="diverged"):
         train(setting, random_data(), 0, torch.device("cpu"), on_divergence="fail", log=lambda _: None)
+
+
+def test_an_unreadable_checkpoint_is_ignored_and_the_run_starts_over(tmp_path):
+    checkpoint = tmp_path / "seed0.pt"
+    checkpoint.write_bytes(b"\x80\x02 half a checkpoint")
+    lines = []
+    setting = hp(hidden=[8], batch_size=16, epochs=2)
+    result = train(setting, random_data(), 0, torch.device("cpu"), checkpoint=checkpoint,
+                   log=lines.append)
+    fresh = train(setting, random_data(), 0, torch.device("cpu"), log=lambda _: None)
+    assert any("ignoring unreadable checkpoint" in line for line in lines)
+    assert result.resumed_from_epoch == 0 and result.rows == fresh.rows

@@ -44,7 +44,9 @@ print(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seed {seed} on {device}"
 # code changed, a killed job's checkpoint would mix old results into the new run.
 checkpoint = Path(sm.params.checkpoint)
 stamp = checkpoint.with_name(checkpoint.name + ".inputs")
-inputs = json.dumps({path: file_sha256(path) for path in sorted([sm.input.data, *sm.input.code])})
+data_sha256 = file_sha256(sm.input.data)
+inputs = json.dumps({sm.input.data: data_sha256,
+                     **{path: file_sha256(path) for path in sorted(sm.input.code)}}, sort_keys=True)
 if checkpoint.exists() and (not stamp.exists() or stamp.read_text() != inputs):
     print("discarding the checkpoint of an earlier attempt: data or code changed since",
           file=sys.stderr)
@@ -69,7 +71,7 @@ write_json_atomic(sm.output.run, {
     # The installed distribution's version: importing torchvision only to read it costs
     # ~1.5 s per job (its __init__ imports every model definition).
     "torchvision_version": importlib.metadata.version("torchvision"),
-    "dataset_sha256": file_sha256(sm.input.data), "dataset_source": data["source"],
+    "dataset_sha256": data_sha256, "dataset_source": data["source"],
 })
 checkpoint.unlink(missing_ok=True)
 stamp.unlink(missing_ok=True)

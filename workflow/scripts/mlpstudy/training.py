@@ -208,17 +208,21 @@ def train(hp: dict, data: dict, seed: int, device: torch.device, *,
     step_flop = 6 * hp["batch_size"] * result.param_count  # forward + backward
     step_threads = 1 if step_flop < SINGLE_THREAD_STEP_FLOP else eval_threads
 
+    state = None
     if checkpoint and Path(checkpoint).exists():
-        state = torch.load(checkpoint, weights_only=True, map_location=device)
-        if state["hp"] == hp and state["seed"] == seed:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            shuffle.set_state(state["shuffle"])
-            torch.set_rng_state(state["cpu_rng"])
-            result.rows = [tuple(r) for r in state["rows"]]
-            first_epoch = result.resumed_from_epoch = state["epoch"]
-            step = first_epoch * steps_per_epoch
-            log(f"resumed from checkpoint at epoch {first_epoch} (step {step})")
+        try:
+            state = torch.load(checkpoint, weights_only=True, map_location=device)
+        except Exception as exc:  # damaged (e.g. a disk filled up): start over, say so
+            log(f"ignoring unreadable checkpoint {checkpoint}: {exc}")
+    if state is not None and state["hp"] == hp and state["seed"] == seed:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["shuffle"])
+        torch.set_rng_state(state["cpu_rng"])
+        result.rows = [tuple(r) for r in state["rows"]]
+        first_epoch = result.resumed_from_epoch = state["epoch"]
+        step = first_epoch * steps_per_epoch
+        log(f"resumed from checkpoint at epoch {first_epoch} (step {step})")
 
     def record_eval(step: int) -> bool:
         """Append train/test loss and accuracy; False when the run has diverged."""
