@@ -60,6 +60,8 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     columns = list(RUN_KEYS) + ["step", "epoch", "split", "metric", "value"]
     metrics = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns)
     final = pd.DataFrame(finals).reindex(columns=FINAL_COLUMNS)
+    # A step number, blank for runs that did not diverge (not 4.0 / NaN floats).
+    final["diverged_at_step"] = final["diverged_at_step"].astype("Int64")
     return metrics, final
 
 
