@@ -54,14 +54,20 @@ def write_tiny_idx_dataset(directory: Path, n_train: int = 256, n_test: int = 64
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A private copy of the workflow (Snakefile, workflow/, config/, profiles/) to run snakemake in."""
+    """A private copy of the workflow to run snakemake in."""
+    return copy_workflow(tmp_path)
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy what a run needs (Snakefile, workflow/, config/, profiles/) into `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
     for item in ("Snakefile", "workflow", "config", "profiles"):
         src = REPO / item
         if src.is_dir():
-            shutil.copytree(src, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(src, tmp_path / item)
-    return tmp_path
+            shutil.copy2(src, dest / item)
+    return dest
 
 
 def tiny_config(workdir: Path, ablations: dict | None = None, seeds=(0, 1), **overrides) -> dict:

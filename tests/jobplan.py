@@ -49,18 +49,3 @@ def train_jobs(jobs) -> set[tuple[str, int]]:
 
 def rules(jobs) -> set[str]:
     return {rule for rule, _ in jobs}
-
-
-def copy_workflow(dest):
-    """The files `workdir` copies (conftest), for fixtures wider than one test."""
-    import shutil
-
-    from conftest import REPO
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config", "profiles"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / item)
-    return dest

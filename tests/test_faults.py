@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import run_snakemake, tiny_config, write_tiny_idx_dataset
-from jobplan import copy_workflow, parse_jobs, train_jobs
+from conftest import copy_workflow, run_snakemake, tiny_config, write_tiny_idx_dataset
+from jobplan import parse_jobs, train_jobs
 
 # Slow enough to be caught between epochs (about 0.1-0.4 s per epoch on a busy core),
 # with dropout so that resuming must also restore the random number generator.

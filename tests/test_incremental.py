@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_snakemake, tiny_config
-from jobplan import copy_workflow, planned, rules, train_jobs
+from conftest import copy_workflow, run_snakemake, tiny_config
+from jobplan import planned, rules, train_jobs
 
 ABLATIONS = {
     "base": {"description": "baseline"},

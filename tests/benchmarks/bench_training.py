@@ -62,11 +62,13 @@ from torch import nn  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
+sys.path.insert(0, str(REPO / "tests"))
 
 from mlpstudy.config import hparams, validate  # noqa: E402
 from mlpstudy.data import IDX_FILES, DataError, prepare, save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
 from mlpstudy.training import train  # noqa: E402
+from conftest import copy_workflow, write_idx  # noqa: E402  (the tests' helpers)
 
 DATASET = "fashion-mnist"
 
@@ -81,12 +83,6 @@ def sync(device: torch.device) -> None:
 
 
 # ---------------------------------------------------------------- data
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    path.write_bytes(header + array.tobytes())
-
 
 def generated_idx_dir(directory: Path) -> Path:
     """IDX files shaped like Fashion-MNIST: each class brightens its own band of rows."""
@@ -321,14 +317,7 @@ def snakemake(workdir: Path, cores: int, targets: list[str]) -> float:
 def workflow_overhead(tmp: Path, idx_dir: Path, real: bool, ablations: list[str], seeds: list[int],
                       cores: int) -> dict:
     """Snakemake wall time against the sum of the same runs as standalone processes."""
-    workdir = tmp / "workflow"
-    workdir.mkdir()
-    for item in ("Snakefile", "workflow", "config", "profiles"):
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, workdir / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, workdir / item)
+    workdir = copy_workflow(tmp / "workflow")
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     name = DATASET if real else "generated"
     config = {**base, "dataset": name, "seeds": seeds, "download": False, "device": "cpu",
