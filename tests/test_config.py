@@ -5,14 +5,15 @@ import pytest
 import yaml
 
 from conftest import REPO
-from mlpstudy.config import ConfigError, dataset_of, hparam_defaults, hparams, load_schema, validate
+from mlpstudy.config import (ConfigError, claim_datasets, datasets_of, hparam_defaults, hparams,
+                             load_schema, sweep_points, validate)
 
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
 def test_default_config_is_the_reports_protocol():
     config = validate(DEFAULT)
-    assert config["dataset"] == "mnist" and config["seeds"] == [0, 1, 2, 3, 4]
+    assert config["datasets"] == ["mnist"] and config["seeds"] == [0, 1, 2, 3, 4]
     base = hparams(config, "base")
     assert base == {**hparam_defaults(), **{}}  # base overrides nothing
     assert (base["hidden"], base["activation"], base["loss"], base["lr"], base["momentum"],
@@ -20,10 +21,23 @@ def test_default_config_is_the_reports_protocol():
            ([256], "relu", "cross_entropy", 0.1, 0.0, 0.0, 64, 1, 20)
 
 
-def test_default_config_has_every_ablation_of_the_report():
-    assert set(validate(DEFAULT)["ablations"]) == {
-        "base", "gelu", "maxout", "kl_div", "hidden_12", "hidden_24", "hidden_784", "hidden_2048",
-        "deep_512_256", "l2", "weight_decay", "dropout", "batch_norm", "xor"}
+REPORT_ABLATIONS = {"base", "gelu", "maxout", "kl_div", "hidden_12", "hidden_24", "hidden_784",
+                    "hidden_2048", "deep_512_256", "l2", "weight_decay", "dropout", "batch_norm",
+                    "xor"}
+LR_SWEEP = {f"{a}_lr{v}" for a in ("base", "maxout") for v in ("0p05", "0p1", "0p2", "0p5", "1")}
+
+
+def test_default_config_has_every_ablation_of_the_report_and_the_lr_sweep():
+    assert set(validate(DEFAULT)["ablations"]) == REPORT_ABLATIONS | LR_SWEEP
+
+
+def test_default_claims_compare_the_reports_widths_and_check_its_dynamics():
+    claims = {c["text"]: c for c in validate(DEFAULT)["claims"]}
+    width = [c for c in claims.values() if c["ablation"] == "hidden_2048" and c.get("reference")]
+    assert [(c["reference"], c["size"]) for c in width] == [("hidden_24", 3.5)]
+    metrics = {(c["ablation"], c["metric"]) for c in claims.values()}
+    assert {("kl_div", "steps_to_accuracy"), ("kl_div", "stable_accuracy"),
+            ("maxout", "steps_to_stable"), ("maxout_lr1", "diverged_fraction")} <= metrics
 
 
 def test_ablation_overrides_only_its_keys_and_may_name_its_dataset():
@@ -31,7 +45,68 @@ def test_ablation_overrides_only_its_keys_and_may_name_its_dataset():
     assert hparams(config, "maxout")["activation"] == "maxout"
     assert hparams(config, "maxout")["lr"] == config["protocol"]["lr"]
     assert hparams(config, "l2")["l2"] == hparams(config, "weight_decay")["weight_decay"] > 0
-    assert dataset_of(config, "xor") == "xor" and dataset_of(config, "gelu") == "mnist"
+    assert datasets_of(config, "xor") == ["xor"] and datasets_of(config, "gelu") == ["mnist"]
+
+
+def test_every_ablation_runs_on_every_dataset_except_those_with_their_own():
+    config = validate({**DEFAULT, "datasets": ["fashion-mnist", "mnist-5k"]})
+    assert datasets_of(config, "gelu") == ["fashion-mnist", "mnist-5k"]
+    assert datasets_of(config, "maxout_lr0p5") == ["fashion-mnist", "mnist-5k"]
+    assert datasets_of(config, "xor") == ["xor"]
+    claim = next(c for c in config["claims"] if c["ablation"] == "gelu")
+    assert claim_datasets(config, claim) == ["fashion-mnist", "mnist-5k"]
+
+
+def test_one_dataset_on_the_command_line_replaces_the_list():
+    # `--config dataset=X`, the README's habit, still chooses the one dataset.
+    assert validate({**DEFAULT, "dataset": "mnist-5k"})["datasets"] == ["mnist-5k"]
+    assert validate({**DEFAULT, "datasets": ["mnist-5k", "fashion-mnist"]})["datasets"] == \
+        ["mnist-5k", "fashion-mnist"]
+    with pytest.raises(ConfigError, match="datasets: unknown dataset 'cifar'"):
+        validate({**DEFAULT, "datasets": ["mnist", "cifar"]})
+
+
+def test_a_sweep_expands_into_named_ablations():
+    config = validate({**DEFAULT, "sweeps": {**DEFAULT["sweeps"], "grid": {
+        "ablations": ["base", "hidden_12"],
+        "values": {"lr": [0.05, 1.0], "hidden": [[64, 32]], "batch_norm": [True]}}}})
+    names = [p["ablation"] for p in sweep_points("grid", config["sweeps"]["grid"])]
+    assert names == ["base_lr0p05_hidden64x32_batch_normtrue",
+                     "base_lr1_hidden64x32_batch_normtrue",
+                     "hidden_12_lr0p05_hidden64x32_batch_normtrue",
+                     "hidden_12_lr1_hidden64x32_batch_normtrue"]
+    assert hparams(config, names[1])["lr"] == 1.0 and hparams(config, names[1])["hidden"] == [64, 32]
+    # The starting ablation's own overrides are kept where the grid does not set them.
+    maxout = hparams(validate(DEFAULT), "maxout_lr0p5")
+    assert (maxout["activation"], maxout["lr"]) == ("maxout", 0.5)
+    assert validate(DEFAULT)["ablations"]["maxout_lr0p5"]["description"].endswith(
+        "(sweep lr: lr=0.5)")
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ({"ablations": ["base"], "values": {"learning_rate": [0.1]}},
+     "sweeps.bad: unknown key 'learning_rate'"),
+    ({"ablations": ["base"], "values": {"lr": []}}, "sweeps.bad.values.lr = []: must list at least 1"),
+    ({"ablations": ["base"], "values": {}}, "sweeps.bad.values = {}"),
+    ({"ablations": ["nope"], "values": {"lr": [0.1]}},
+     "sweeps.bad: starting ablation 'nope' is not an ablation"),
+    ({"ablations": ["hidden"], "values": {"_12": [1]}}, "sweeps.bad: starting ablation 'hidden'"),
+    ({"ablations": ["base"], "values": {"lr": [-1]}}, "sweeps.bad: base_lrm1: lr = -1: must be > 0"),
+    ({"ablations": ["base"], "values": {"activation": ["relu/x"]}},
+     "sweeps.bad: value(s) {'activation': 'relu/x'}"),
+])
+def test_a_bad_sweep_fails_naming_it(sweep, message):
+    with pytest.raises(ConfigError) as error:
+        validate({**DEFAULT, "sweeps": {**DEFAULT["sweeps"], "bad": sweep}})
+    assert message in str(error.value)
+
+
+def test_a_sweep_name_clash_with_an_ablation_fails_naming_both():
+    config = copy.deepcopy(DEFAULT)
+    config["ablations"]["base_lr0p5"] = {"lr": 0.5}
+    with pytest.raises(ConfigError) as error:
+        validate(config)
+    assert "sweeps.lr: expanded name 'base_lr0p5' clashes with an ablation" in str(error.value)
 
 
 def test_missing_keys_get_the_schema_defaults():

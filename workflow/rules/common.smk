@@ -40,10 +40,14 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def study_runs():
-    """(dataset, ablation, seed) of every training job the config asks for."""
-    return [(study_config.dataset_of(STUDY, ablation), ablation, seed)
-            for ablation in STUDY["ablations"] for seed in STUDY["seeds"]]
+def study_runs(dataset=None):
+    """(dataset, ablation, seed) of every training job the config asks for: each ablation on
+    each study dataset (or on its own, like xor). With `dataset`, only that dataset's runs."""
+    return [(d, ablation, seed)
+            for ablation in STUDY["ablations"]
+            for d in study_config.datasets_of(STUDY, ablation)
+            if dataset is None or d == dataset
+            for seed in STUDY["seeds"]]
 
 
 def all_runs():
@@ -54,9 +58,9 @@ def all_runs():
 def get_hparams(wildcards):
     if wildcards.ablation not in STUDY["ablations"]:
         raise WorkflowError(f"unknown ablation {wildcards.ablation!r}: not in config ablations")
-    expected = study_config.dataset_of(STUDY, wildcards.ablation)
-    if wildcards.dataset != expected:
-        raise WorkflowError(f"ablation {wildcards.ablation!r} runs on {expected!r}, "
+    expected = study_config.datasets_of(STUDY, wildcards.ablation)
+    if wildcards.dataset not in expected:
+        raise WorkflowError(f"ablation {wildcards.ablation!r} runs on {', '.join(expected)}, "
                             f"not {wildcards.dataset!r}")
     return study_config.hparams(STUDY, wildcards.ablation)
 

@@ -11,37 +11,72 @@ def report_code(*modules):
     return [str(PACKAGE / f"{m}.py") for m in ("__init__", *modules)]
 
 
-def run_files(name):
-    return [f"results/runs/{d}/{a}/seed{s}/{name}" for d, a, s in study_runs()]
+def run_files(name, dataset=None):
+    return [f"results/runs/{d}/{a}/seed{s}/{name}" for d, a, s in study_runs(dataset)]
 
 
-def benchmark_files():
-    return [f"results/benchmarks/train/{d}/{a}/seed{s}.tsv" for d, a, s in study_runs()]
+def benchmark_files(dataset=None):
+    return [f"results/benchmarks/train/{d}/{a}/seed{s}.tsv" for d, a, s in study_runs(dataset)]
+
+
+def run_datasets():
+    """Every dataset with runs: the study's datasets, then those ablations name themselves."""
+    return list(dict.fromkeys(d for d, _, _ in study_runs()))
+
+
+def dataset_table(name):
+    return lambda w: [f"results/datasets/{d}/{name}.csv" for d in run_datasets()]
+
+
+def ablations_on(dataset):
+    return [a for a in STUDY["ablations"] if dataset in study_config.datasets_of(STUDY, a)]
 
 
 def xor_ablations():
     """Ablations trained on the xor dataset: each gets a decision-boundary figure."""
-    return [a for a in STUDY["ablations"] if study_config.dataset_of(STUDY, a) == "xor"]
+    return ablations_on("xor")
 
 
-def group_pngs():
-    return [f"{FIGURES}/curves_{g}.png" for g in STUDY["figure_groups"]]
+def sweep_params():
+    """sweep -> its description, swept keys and expanded points (what the sweep figure needs)."""
+    return {name: {"description": sweep.get("description", ""), "keys": list(sweep["values"]),
+                   "points": study_config.sweep_points(name, sweep)}
+            for name, sweep in STUDY["sweeps"].items()}
+
+
+CURVES_CAPTION = (
+    "Training loss (full training set, log scale), train and test accuracy against "
+    "iteration: line = mean over seeds, band = min-max over seeds; a red x marks where "
+    "a diverged seed stopped. Each ablation's own loss is shown (kl_div's KL divergence "
+    "is not on cross-entropy's scale). Accuracy axes are shared and zoomed on the end of "
+    "training, so the first evaluations may lie below the axis.")
+FINAL_CAPTION = (
+    "Final test accuracy (blue diamond: mean over non-diverged seeds with its 95% Student t "
+    "interval; grey dots: each seed) and stable accuracy (orange square: mean of the last "
+    "evaluations, with its interval); diverged seeds as red crosses.")
+SWEEP_CAPTION = (
+    "Stable test accuracy (mean of the last 10 evaluations) against the swept value: "
+    "line = mean over the non-diverged seeds of each starting ablation, bars = 95% t "
+    "interval, grey dots = each seed; a red x with its count marks the seeds that diverged "
+    "at that value.")
+
+
+def figure_files(dataset):
+    """(title, caption, png) of one study dataset's figures, in the order the summary shows them."""
+    figs = [(f"Training curves: {g}", CURVES_CAPTION, f"{FIGURES}/{dataset}/curves_{g}.png")
+            for g in STUDY["figure_groups"]]
+    figs.append(("Final and stable test accuracy per ablation", FINAL_CAPTION,
+                 f"{FIGURES}/{dataset}/final_accuracy.png"))
+    figs += [(f"Sweep {name}", SWEEP_CAPTION, f"{FIGURES}/{dataset}/sweep_{name}.png")
+             for name in STUDY["sweeps"]]
+    return figs
 
 
 def figure_list():
-    """(title, caption, png) of every figure, in the order the summary shows them."""
-    figs = [(f"Training curves: {g}",
-             "Training loss (full training set, log scale), train and test accuracy against "
-             "iteration: line = mean over seeds, band = min-max over seeds; a red x marks where "
-             "a diverged seed stopped. Each ablation's own loss is shown (kl_div's KL divergence "
-             "is not on cross-entropy's scale). Accuracy axes are shared and zoomed on the end of "
-             "training, so the first evaluations may lie below the axis.",
-             f"{FIGURES}/curves_{g}.png") for g in STUDY["figure_groups"]]
-    figs.append(("Final test accuracy per ablation",
-                 "Mean over non-diverged seeds with its 95% Student t interval (blue), "
-                 "every seed as a grey dot, diverged seeds as red crosses.",
-                 f"{FIGURES}/final_accuracy.png"))
-    figs += [(f"XOR decision boundary: {a}",
+    """(dataset, title, caption, png) of every figure: per study dataset, then XOR boundaries."""
+    figs = [(d, title, caption, png) for d in STUDY["datasets"]
+            for title, caption, png in figure_files(d)]
+    figs += [("xor", f"XOR decision boundary: {a}",
               "P(class 1) of the trained model over the input plane, the 0.5 boundary "
               "(black) and the training points, one panel per seed (the model is retrained "
               "from the run's hyper-parameters; the caption line in the figure says whether "
@@ -52,26 +87,35 @@ def figure_list():
 
 def report_outputs():
     """Every file the report rules make: what rule all asks for."""
+    pngs = [png for _, _, _, png in figure_list()]
     return (["results/metrics.csv", "results/final.csv", "results/summary.csv",
              "results/claims.csv", "results/summary.html"]
-            + [png for _, _, png in figure_list()]
-            + [png[:-4] + ".svg" for _, _, png in figure_list()])
+            + [f"results/datasets/{d}/{n}.csv" for d in run_datasets()
+               for n in ("metrics", "final", "summary")]
+            + pngs + [png[:-4] + ".svg" for png in pngs])
+
+
+def figure_outputs(kind):
+    """Output patterns of the figures rule (one job per study dataset)."""
+    return {"groups": [f"{FIGURES}/{{dataset}}/curves_{g}.png" for g in STUDY["figure_groups"]],
+            "sweeps": [f"{FIGURES}/{{dataset}}/sweep_{s}.png" for s in STUDY["sweeps"]]}[kind]
 
 
 rule aggregate:
     input:
-        runs=run_files("run.json"),
-        metrics=run_files("metrics.csv"),
-        benchmarks=benchmark_files(),
-        code=report_code("aggregate", "stats"),
+        runs=lambda w: run_files("run.json", w.dataset),
+        metrics=lambda w: run_files("metrics.csv", w.dataset),
+        benchmarks=lambda w: benchmark_files(w.dataset),
+        code=report_code("aggregate", "claims", "stats"),
     output:
-        metrics="results/metrics.csv",
-        final=report("results/final.csv", caption=f"{REPORT}/final.rst", category="Tables"),
-        summary=report("results/summary.csv", caption=f"{REPORT}/summary.rst", category="Tables"),
+        metrics="results/datasets/{dataset}/metrics.csv",
+        final="results/datasets/{dataset}/final.csv",
+        summary="results/datasets/{dataset}/summary.csv",
     params:
-        descriptions={a: spec.get("description", "") for a, spec in STUDY["ablations"].items()},
+        descriptions=lambda w: {a: STUDY["ablations"][a].get("description", "")
+                                for a in ablations_on(w.dataset)},
     log:
-        "results/logs/report/aggregate.log",
+        "results/logs/report/aggregate_{dataset}.log",
     resources:
         mem_mb=4000,
         runtime=30,
@@ -79,14 +123,33 @@ rule aggregate:
         "../scripts/aggregate.py"
 
 
+# The study-wide tables: the datasets' tables one after the other. Adding a dataset
+# reruns this cheap concatenation, never another dataset's aggregate or figures.
+rule combine:
+    input:
+        metrics=dataset_table("metrics"),
+        final=dataset_table("final"),
+        summary=dataset_table("summary"),
+    output:
+        metrics="results/metrics.csv",
+        final=report("results/final.csv", caption=f"{REPORT}/final.rst", category="Tables"),
+        summary=report("results/summary.csv", caption=f"{REPORT}/summary.rst", category="Tables"),
+    log:
+        "results/logs/report/combine.log",
+    script:
+        "../scripts/combine.py"
+
+
 rule claims:
     input:
         final="results/final.csv",
+        metrics="results/metrics.csv",
         code=report_code("claims", "stats"),
     output:
         claims=report("results/claims.csv", caption=f"{REPORT}/claims.rst", category="Claims"),
     params:
-        claims=STUDY["claims"],
+        # Each claim with the datasets it is checked on (those where its ablations run).
+        claims=[{**c, "datasets": study_config.claim_datasets(STUDY, c)} for c in STUDY["claims"]],
     log:
         "results/logs/report/claims.log",
     script:
@@ -95,21 +158,28 @@ rule claims:
 
 rule figures:
     input:
-        metrics="results/metrics.csv",
-        final="results/final.csv",
-        summary="results/summary.csv",
-        code=report_code("figures"),
+        metrics="results/datasets/{dataset}/metrics.csv",
+        final="results/datasets/{dataset}/final.csv",
+        summary="results/datasets/{dataset}/summary.csv",
+        code=report_code("figures", "claims", "stats"),
     output:
         groups=[report(p, caption=f"{REPORT}/curves.rst", category="Figures",
-                       labels={"figure": Path(p).stem}) for p in group_pngs()],
-        group_svgs=[p[:-4] + ".svg" for p in group_pngs()],
-        final=report(f"{FIGURES}/final_accuracy.png", caption=f"{REPORT}/final_accuracy.rst",
-                     category="Figures", labels={"figure": "final_accuracy"}),
-        final_svg=f"{FIGURES}/final_accuracy.svg",
+                       subcategory="{dataset}", labels={"figure": Path(p).stem})
+                for p in figure_outputs("groups")],
+        group_svgs=[p[:-4] + ".svg" for p in figure_outputs("groups")],
+        final=report(f"{FIGURES}/{{dataset}}/final_accuracy.png",
+                     caption=f"{REPORT}/final_accuracy.rst", category="Figures",
+                     subcategory="{dataset}", labels={"figure": "final_accuracy"}),
+        final_svg=f"{FIGURES}/{{dataset}}/final_accuracy.svg",
+        sweeps=[report(p, caption=f"{REPORT}/sweep.rst", category="Figures",
+                       subcategory="{dataset}", labels={"figure": Path(p).stem})
+                for p in figure_outputs("sweeps")],
+        sweep_svgs=[p[:-4] + ".svg" for p in figure_outputs("sweeps")],
     params:
         groups=STUDY["figure_groups"],
+        sweeps=sweep_params(),
     log:
-        "results/logs/report/figures.log",
+        "results/logs/report/figures_{dataset}.log",
     script:
         "../scripts/figures.py"
 
@@ -134,16 +204,17 @@ rule summary:
         final="results/final.csv",
         summary="results/summary.csv",
         claims="results/claims.csv",
-        figures=[png for _, _, png in figure_list()],
+        figures=[png for _, _, _, png in figure_list()],
         code=report_code("summary", "files"),
     output:
         html="results/summary.html",
     params:
         figures=figure_list(),
+        datasets=run_datasets(),
         seeds=STUDY["seeds"],
         config_hash=study_config.config_hash(STUDY),
         protocol=STUDY["protocol"],
-        ablations=[{"ablation": a, "dataset": study_config.dataset_of(STUDY, a),
+        ablations=[{"ablation": a, "dataset": ", ".join(study_config.datasets_of(STUDY, a)),
                     "description": spec.get("description", ""),
                     "changes": ", ".join(f"{k}={v}" for k, v in spec.items()
                                          if k not in ("description", "dataset")) or "none"}

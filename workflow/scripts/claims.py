@@ -1,9 +1,10 @@
-"""Check the report's claims against the runs.
+"""Check the report's claims against the runs, on every dataset each claim applies to.
 
-Inputs:  input.final -- results/final.csv; input.code -- modules used.
-Outputs: output.claims -- results/claims.csv (one row per claim: measured difference,
+Inputs:  input.final -- results/final.csv; input.metrics -- results/metrics.csv (the curves
+         the curve metrics read); input.code -- modules used.
+Outputs: output.claims -- results/claims.csv (one row per claim and dataset: measured value,
          95% CI, method, verdict, notes).
-Params:  claims -- the config's list of claims.
+Params:  claims -- the config's claims, each with `datasets`: where it is checked.
 """
 import sys
 
@@ -15,6 +16,8 @@ from mlpstudy.claims import check_claims
 
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)
-claims = check_claims([dict(c) for c in sm.params.claims], final)
+metrics = pd.read_csv(sm.input.metrics)
+claims = check_claims([dict(c) for c in sm.params.claims], final, metrics)
 claims.to_csv(sm.output.claims, index=False)
-print(claims[["claim", "verdict", "difference", "ci_low", "ci_high"]].to_string(), file=sys.stderr)
+print(claims[["dataset", "claim", "verdict", "difference", "ci_low", "ci_high"]].to_string(),
+      file=sys.stderr)

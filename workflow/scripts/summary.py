@@ -3,7 +3,8 @@
 Inputs:  input.final, input.summary, input.claims -- the tables; input.figures -- PNGs
          to embed; input.code -- modules used.
 Outputs: output.html -- results/summary.html (one file, images embedded, no scripts).
-Params:  figures -- (title, caption, png) list; seeds; config_hash; protocol;
+Params:  figures -- (dataset, title, caption, png) list; datasets -- every dataset with runs;
+         seeds; config_hash; protocol;
          ablations -- rows of (ablation, dataset, description, changes).
 """
 import sys
@@ -20,7 +21,8 @@ from mlpstudy.summary import VERDICT_RULES, git_commit, render, versions
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)
 summary = pd.read_csv(sm.input.summary, keep_default_na=True).fillna({"description": ""})
-claims = pd.read_csv(sm.input.claims).fillna({"reference": "", "note": "", "method": ""})
+claims = pd.read_csv(sm.input.claims).fillna({"reference": "", "note": "", "method": "",
+                                             "dataset": ""})
 checksums = final[["dataset", "dataset_sha256"]].drop_duplicates().rename(
     columns={"dataset_sha256": "sha256"})
 provenance = {"git commit": git_commit(sm.scriptdir or "."),
@@ -28,7 +30,7 @@ provenance = {"git commit": git_commit(sm.scriptdir or "."),
               **versions(final)}
 html = render({
     "title": "MLP ablation study: summary",
-    "datasets": list(dict.fromkeys(final["dataset"])),
+    "datasets": list(sm.params.datasets),
     "seeds": list(sm.params.seeds), "config_hash": sm.params.config_hash,
     "protocol": dict(sm.params.protocol),
     "ablations": pd.DataFrame([dict(r) for r in sm.params.ablations]),

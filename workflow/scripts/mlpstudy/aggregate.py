@@ -5,7 +5,8 @@
   parameter count, status, versions, dataset checksum) plus wall time and peak
   memory from the run's Snakemake benchmark file.
 - summary table: per (dataset, ablation) the number of runs, mean, std and 95% CI
-  over seeds of the final test accuracy and of the gap, in percent. Diverged runs
+  over seeds of the final test accuracy, of the stable test accuracy (mean of the last
+  STABLE_LAST_K evaluations, see mlpstudy.claims) and of the gap, in percent. Diverged runs
   are counted but left out of these statistics: their "final" values are those of
   a broken model.
 """
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .claims import STABLE_LAST_K, curve_value
 from .stats import describe
 
 RUN_KEYS = ("dataset", "ablation", "seed")
 FINAL_COLUMNS = [
     "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "param_count",
-    "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap",
+    "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap", "stable_test_accuracy",
     "wall_time_s", "bench_s", "max_rss_mb", "device", "device_name", "threads",
     "python_version", "torch_version", "torchvision_version", "dataset_sha256", "started_at",
 ]
@@ -56,7 +58,11 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         for i, key in enumerate(RUN_KEYS):
             metrics.insert(i, key, run[key])
         curves.append(metrics)
-        finals.append(final_row(run, paths.get("benchmark")))
+        row = final_row(run, paths.get("benchmark"))
+        test = metrics[(metrics["split"] == "test") & (metrics["metric"] == "accuracy")]
+        row["stable_test_accuracy"] = curve_value(
+            test, {"metric": "stable_accuracy", "last_k": STABLE_LAST_K}) / 100.0
+        finals.append(row)
     columns = list(RUN_KEYS) + ["step", "epoch", "split", "metric", "value"]
     metrics = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns)
     final = pd.DataFrame(finals).reindex(columns=FINAL_COLUMNS)
@@ -86,7 +92,8 @@ def summarise(final: pd.DataFrame, descriptions: dict | None = None) -> pd.DataF
                "seeds": " ".join(str(s) for s in sorted(group["seed"])),
                "param_count": int(group["param_count"].iloc[0])}
         for column, name in (("test_accuracy", "test_acc_pct"), ("gap", "gap_pct"),
-                             ("train_accuracy", "train_acc_pct")):
+                             ("train_accuracy", "train_acc_pct"),
+                             ("stable_test_accuracy", "stable_acc_pct")):
             est = describe(ok[column] * 100)
             row.update({f"{name}_mean": est.mean, f"{name}_std": est.std,
                         f"{name}_ci_low": est.ci_low, f"{name}_ci_high": est.ci_high})

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from .stats import NO_DATA, Band, Estimate, describe, difference, verdict
+from .stats import (NO_DATA, Band, Estimate, describe, difference, proportion,
+                    proportion_difference, verdict)
 
-# metric -> (column of the final table, factor to the unit shown, unit)
+# Final-value metrics: metric -> (column of the final table, factor to the unit shown, unit).
 METRICS = {
     "test_accuracy": ("test_accuracy", 100.0, "pp"),
     "train_accuracy": ("train_accuracy", 100.0, "pp"),
@@ -24,8 +26,17 @@ METRICS = {
     "train_loss": ("train_loss", 1.0, "nats"),
     "param_count": ("param_count", 1.0, "parameters"),
 }
+# Metrics read from each run's curves (see curve_value) and the fraction of diverged seeds.
+CURVE_METRICS = {"accuracy_at_step": "pp", "stable_accuracy": "pp", "stability": "pp",
+                 "steps_to_accuracy": "steps", "steps_to_stable": "steps"}
+CENSORED = ("steps_to_accuracy", "steps_to_stable")  # "never" is a value: +inf
+# Evaluations averaged into a run's "stable accuracy" in the tables and figures (claims
+# choose their own with `last_k`; the default is the same).
+STABLE_LAST_K = 10
+UNITS = {**{m: spec[2] for m, spec in METRICS.items()}, **CURVE_METRICS,
+         "diverged_fraction": "fraction of seeds"}
 EXPECTS = ("greater", "less", "about", "at_most", "at_least")
-COLUMNS = ["claim", "ablation", "reference", "metric", "unit", "expected", "verdict",
+COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected", "verdict",
            "difference", "ci_low", "ci_high", "ablation_mean", "reference_mean",
            "n_ablation", "n_reference", "method", "note"]
 
@@ -47,19 +58,93 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:+g}" if math.isfinite(value) else str(value)
 
 
-def expected_text(claim: dict) -> str:
+def threshold_of(claim: dict, dataset: str):
+    threshold = claim.get("threshold")
+    return threshold.get(dataset) if isinstance(threshold, dict) else threshold
+
+
+def expected_text(claim: dict, dataset: str | None = None) -> str:
     metric = claim["metric"]
-    unit = METRICS[metric][2]
+    unit = UNITS[metric]
     what = f"{metric} difference" if claim.get("reference") else metric
-    return f"{what} {band(claim).text(lambda v: _fmt(v, unit))} {unit}"
+    detail = {
+        "accuracy_at_step": lambda: f" at step {claim.get('step')}",
+        "steps_to_accuracy": lambda: f" to {threshold_of(claim, dataset)}%",
+        "stable_accuracy": lambda: f" (last {claim.get('last_k', 10)} evaluations)",
+        "stability": lambda: f" (last {claim.get('last_k', 10)} evaluations)",
+        "steps_to_stable": lambda: f" (within {claim.get('within', 1.0):g} pp of the mean of "
+                                   f"the last {claim.get('last_k', 10)} evaluations)",
+    }.get(metric, lambda: "")()
+    return f"{what}{detail} {band(claim).text(lambda v: _fmt(v, unit))} {unit}"
 
 
-def _values(final: pd.DataFrame, ablation: str, column: str, factor: float) -> tuple[dict, int, int]:
-    """seed -> value of the ok runs of `ablation`, and the counts of all and of diverged runs."""
-    runs = final[final["ablation"] == ablation]
+# --- values from the curves -----------------------------------------------------------------
+
+def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) -> float:
+    """One run's value of a curve metric. `curve`: its evaluations (columns step, value, the
+    accuracy as a fraction), any order. Evaluations at step 0 (the untrained model) never
+    count towards the stable accuracy. Returns +inf for "never" (steps_to_*), NaN when the
+    run has no evaluation to read."""
+    curve = curve.sort_values("step")
+    steps = curve["step"].to_numpy()
+    acc = curve["value"].to_numpy(dtype=float) * 100.0
+    metric = claim["metric"]
+    if len(steps) == 0:
+        return math.nan
+    if metric == "accuracy_at_step":
+        # The run must have got that far: a run that stopped earlier has no value at the step.
+        at = steps <= claim["step"]
+        return float(acc[at][-1]) if at.any() and steps[-1] >= claim["step"] else math.nan
+    if metric == "steps_to_accuracy":
+        reached = np.flatnonzero(acc >= threshold_of(claim, dataset))
+        return float(steps[reached[0]]) if len(reached) else math.inf
+    later = steps > 0
+    window = acc[later][-int(claim.get("last_k", 10)):]
+    if len(window) == 0:
+        return math.nan
+    if metric == "stable_accuracy":
+        return float(window.mean())
+    if metric == "stability":
+        return float(window.std(ddof=1)) if len(window) >= 2 else math.nan
+    if metric == "steps_to_stable":
+        off = np.abs(acc - window.mean()) > float(claim.get("within", 1.0))
+        if off[-1]:
+            return math.inf
+        # the first evaluation after the last one that was off the stable value
+        first = np.flatnonzero(off)[-1] + 1 if off.any() else 0
+        return float(steps[first])
+    raise ValueError(f"not a curve metric: {metric}")
+
+
+def _curves(metrics: pd.DataFrame, split: str) -> dict:
+    """(dataset, ablation, seed) -> evaluation table (step, value) of one split's accuracy."""
+    rows = metrics[(metrics["split"] == split) & (metrics["metric"] == "accuracy")]
+    return {(d, a, int(s)): g[["step", "value"]]
+            for (d, a, s), g in rows.groupby(["dataset", "ablation", "seed"], sort=False)}
+
+
+def _runs(final: pd.DataFrame, ablation: str) -> pd.DataFrame:
+    return final[final["ablation"] == ablation]
+
+
+def _values(final: pd.DataFrame, ablation: str, claim: dict, curves: dict | None,
+            dataset: str | None) -> tuple[dict, dict, int, int]:
+    """seed -> value of the ok runs of `ablation`, seed -> the value a "never" is at least
+    (the run's last step), and the counts of all and of diverged runs."""
+    runs = _runs(final, ablation)
     ok = runs[runs["status"] == "ok"]
-    values = {int(s): float(v) * factor for s, v in zip(ok["seed"], ok[column])}
-    return values, len(runs), len(runs) - len(ok)
+    metric = claim["metric"]
+    if metric in METRICS:
+        column, factor, _ = METRICS[metric]
+        values = {int(s): float(v) * factor for s, v in zip(ok["seed"], ok[column])}
+    else:
+        split = claim.get("split") or "test"
+        values = {}
+        for d, s in zip(ok["dataset"], ok["seed"]):
+            curve = curves.get((d, ablation, int(s)))
+            values[int(s)] = math.nan if curve is None else curve_value(curve, claim, dataset or d)
+    last = {int(s): float(n) for s, n in zip(ok["seed"], ok["steps"])}
+    return values, last, len(runs), len(runs) - len(ok)
 
 
 def _param_count(final: pd.DataFrame, ablation: str) -> float:
@@ -67,11 +152,46 @@ def _param_count(final: pd.DataFrame, ablation: str) -> float:
     return float(counts[0]) if len(counts) == 1 else math.nan
 
 
-def check_claim(claim: dict, final: pd.DataFrame) -> dict:
+def _mean_shown(values: dict, last: dict) -> float:
+    """Mean with each "never" counted at the run's last step (a lower bound)."""
+    return describe([last[s] if math.isinf(v) else v for s, v in values.items()]).mean
+
+
+def censored_estimate(a: dict, a_last: dict, b: dict | None, b_last: dict | None) -> Estimate:
+    """Difference (or mean) of step counts where "never" (+inf) may occur.
+
+    A "never" lies somewhere above the run's last step. The lower end of the interval comes
+    from the smallest values the data allow for the ablation (never -> its last step) and the
+    largest for the reference (never -> +inf); the upper end the other way round. Without any
+    "never" this is the ordinary interval (paired t / Welch / one-sample t)."""
+    def sub(values, last):
+        return {s: (last[s] if math.isinf(v) else v) for s, v in values.items()}
+
+    a_never = any(math.isinf(v) for v in a.values())
+    a_low = sub(a, a_last)
+    if b is None:
+        est = describe(a_low.values())
+        high = math.inf if a_never else est.ci_high
+        return Estimate(est.n, est.mean, est.std, est.ci_low, high, est.method)
+    b_never = any(math.isinf(v) for v in b.values())
+    b_low = sub(b, b_last)
+    point = difference(a_low, b_low)
+    low = -math.inf if b_never else difference(a_low, b).ci_low
+    high = math.inf if a_never else difference(a, b_low).ci_high
+    return Estimate(point.n, point.mean, point.std, low, high, point.method)
+
+
+def check_claim(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None = None,
+                dataset: str | None = None, curves: dict | None = None) -> dict:
+    """The verdict of one claim on the runs of `final` (of `dataset` when given)."""
+    if dataset is not None:
+        final = final[final["dataset"] == dataset]
     metric, ablation, reference = claim["metric"], claim["ablation"], claim.get("reference")
-    column, factor, unit = METRICS[metric]
-    row = {"claim": claim["text"], "ablation": ablation, "reference": reference or "",
-           "metric": metric, "unit": unit, "expected": expected_text(claim),
+    unit = UNITS[metric]
+    row = {"dataset": dataset if dataset is not None else
+           ", ".join(dict.fromkeys(final["dataset"].astype(str))),
+           "claim": claim["text"], "ablation": ablation, "reference": reference or "",
+           "metric": metric, "unit": unit, "expected": expected_text(claim, dataset),
            "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
            "ablation_mean": math.nan, "reference_mean": math.nan,
            "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
@@ -90,28 +210,75 @@ def check_claim(claim: dict, final: pd.DataFrame) -> dict:
         row.update(ablation_mean=a, reference_mean=b if reference else math.nan,
                    n_ablation=int((final["ablation"] == ablation).sum()),
                    n_reference=int((final["ablation"] == reference).sum()) if reference else 0)
+    elif metric == "diverged_fraction":
+        counts = [(int((_runs(final, n)["status"] != "ok").sum()), len(_runs(final, n)))
+                  for n in names]
+        est = proportion(*counts[0]) if not reference else proportion_difference(*counts[0],
+                                                                                 *counts[1])
+        row.update(ablation_mean=counts[0][0] / counts[0][1], n_ablation=counts[0][1],
+                   reference_mean=counts[1][0] / counts[1][1] if reference else math.nan,
+                   n_reference=counts[1][1] if reference else 0)
+        notes.append(" vs ".join(f"{k}/{n} diverged" for k, n in counts))
     else:
-        a, n_a, div_a = _values(final, ablation, column, factor)
-        b, n_b, div_b = ({}, 0, 0) if not reference else _values(final, reference, column, factor)
+        if metric in CURVE_METRICS:
+            if curves is None:
+                if metrics is None:
+                    raise ValueError(f"metric {metric} needs the curves (metrics table)")
+                curves = _curves(metrics, claim.get("split") or "test")
+        a, a_last, n_a, div_a = _values(final, ablation, claim, curves, dataset)
+        b, b_last, n_b, div_b = ({}, {}, 0, 0) if not reference else \
+            _values(final, reference, claim, curves, dataset)
         for name, div in ((ablation, div_a), (reference, div_b)):
             if div:
                 notes.append(f"{div} diverged run(s) of {name} left out")
-        row.update(n_ablation=len(a), n_reference=len(b),
-                   ablation_mean=describe(a.values()).mean,
-                   reference_mean=describe(b.values()).mean if reference else math.nan)
+        a = {s: v for s, v in a.items() if not math.isnan(v)}
+        b = {s: v for s, v in b.items() if not math.isnan(v)}
+        censored = metric in CENSORED
+        if censored:
+            for name, vals in ((ablation, a), (reference, b)):
+                never = sum(math.isinf(v) for v in vals.values())
+                if never:
+                    notes.append(f"{name}: never on {never} of {len(vals)} seed(s)")
+        mean_of = (lambda v, last: _mean_shown(v, last)) if censored else \
+            (lambda v, last: describe(v.values()).mean)
+        row.update(n_ablation=len(a), n_reference=len(b), ablation_mean=mean_of(a, a_last),
+                   reference_mean=mean_of(b, b_last) if reference else math.nan)
         if not a or (reference and not b):
             return {**row, "verdict": NO_DATA,
                     "note": "; ".join(notes + ["no finished (non-diverged) runs to compare"])}
-        est = difference(a, b) if reference else describe(a.values())
-        if math.isnan(est.ci_low):
+        if censored:
+            est = censored_estimate(a, a_last, b if reference else None,
+                                    b_last if reference else None)
+            if any(math.isinf(v) for v in list(a.values()) + list(b.values())):
+                notes.append("never counted as the run's last step for the measured value; "
+                             "the interval covers every step it could have taken")
+        else:
+            est = difference(a, b) if reference else describe(a.values())
+        if math.isnan(est.ci_low) or math.isnan(est.ci_high):
             notes.append("too few seeds for a 95% interval (need at least 2 on each side)")
     row.update(difference=est.mean, ci_low=est.ci_low, ci_high=est.ci_high, method=est.method,
                verdict=verdict(est.ci_low, est.ci_high, band(claim)), note="; ".join(notes))
     return row
 
 
-def check_claims(claims: list[dict], final: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame([check_claim(c, final) for c in claims], columns=COLUMNS)
+def check_claims(claims: list[dict], final: pd.DataFrame,
+                 metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per claim and dataset. A claim is checked on its `datasets` when it lists
+    them (the workflow passes those where its ablations run), else on every dataset of
+    `final` where its ablation has runs (or once over all of `final` if none has)."""
+    curves = {}
+    if metrics is not None:
+        curves = {split: _curves(metrics, split) for split in ("test", "train")}
+    rows = []
+    for claim in claims:
+        datasets = claim.get("datasets")
+        if datasets is None:
+            datasets = list(dict.fromkeys(
+                final.loc[final["ablation"] == claim["ablation"], "dataset"])) or [None]
+        for dataset in datasets:
+            rows.append(check_claim(claim, final, metrics, dataset,
+                                    curves.get(claim.get("split") or "test")))
+    table = pd.DataFrame(rows, columns=COLUMNS)
     # Six decimals: far below a seed's noise, and no 80.10000000000001 in the CSV.
     return table.round({c: 6 for c in ("difference", "ci_low", "ci_high", "ablation_mean",
                                        "reference_mean")})

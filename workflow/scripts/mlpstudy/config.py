@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -117,20 +119,91 @@ def validate(config: dict) -> dict:
     if errors:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(_describe(e) for e in errors))
     _fill_defaults(config, schema)
+    # `dataset: X` (the README's `--config dataset=X`) is the one-dataset shorthand.
+    key = "datasets"
+    if config["dataset"] is not None:
+        config["datasets"], key = [config["dataset"]], "dataset"
+    config.pop("dataset")
     known = set(BUILTIN_DATASETS) | set(config["custom_datasets"])
-    # The top-level dataset first: ablations without their own inherit it, and the
+    # The study's datasets first: ablations without their own inherit them, and the
     # message must name the key that is actually wrong.
-    if config["dataset"] not in known:
-        raise ConfigError(f"dataset: unknown dataset {config['dataset']!r}; choose one of "
-                          f"{', '.join(sorted(known))} or declare it under custom_datasets.")
-    for ablation in config["ablations"]:
-        dataset = dataset_of(config, ablation)
-        if dataset not in known:
+    for name in config["datasets"]:
+        if name not in known:
+            raise ConfigError(f"{key}: unknown dataset {name!r}; choose one of "
+                              f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+    for ablation, spec in config["ablations"].items():
+        if spec.get("dataset", config["datasets"][0]) not in known:
             raise ConfigError(
-                f"ablations.{ablation}.dataset: unknown dataset {dataset!r}; choose one of "
+                f"ablations.{ablation}.dataset: unknown dataset {spec['dataset']!r}; choose one of "
                 f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+    _expand_sweeps(config, schema)
     _check_report_names(config, schema)
     return config
+
+
+def _value_name(value) -> str:
+    """A grid value as part of a file-safe ablation name: 0.05 -> 0p05, [64, 32] -> 64x32."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        text = f"{value:g}"
+        return text.replace(".", "p").replace("-", "m").replace("+", "")
+    if isinstance(value, list):
+        return "x".join(_value_name(v) for v in value) or "none"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def sweep_points(name: str, sweep: dict) -> list[dict]:
+    """The grid of a sweep, in a fixed order (starting ablation, then the values as listed):
+    [{"ablation": expanded name, "start": starting ablation, "values": {key: value}}]."""
+    keys = list(sweep["values"])
+    points = []
+    for start in sweep["ablations"]:
+        for combo in itertools.product(*(sweep["values"][k] for k in keys)):
+            values = dict(zip(keys, combo))
+            label = "_".join(f"{k}{_value_name(v)}" for k, v in values.items())
+            points.append({"ablation": f"{start}_{label}", "start": start, "values": values})
+    return points
+
+
+def _expand_sweeps(config: dict, schema: dict) -> None:
+    """Each sweep becomes ordinary ablations; any mistake names the sweep."""
+    hparam_schema = {"$defs": schema["$defs"], **schema["$defs"]["hparams"],
+                     "unevaluatedProperties": False}
+    keys = set(schema["$defs"]["hparams"]["properties"])
+    declared = dict(config["ablations"])
+    for name, sweep in config["sweeps"].items():
+        where = f"sweeps.{name}"
+        for start in sweep["ablations"]:
+            if start not in declared:
+                raise ConfigError(f"{where}: starting ablation {start!r} is not an ablation "
+                                  f"(sweeps start from ablations declared under ablations).")
+        for key in sweep["values"]:
+            if key not in keys:
+                raise ConfigError(f"{where}: unknown key {key!r}; a sweep varies protocol keys: "
+                                  f"{', '.join(sorted(keys))}.")
+        for point in sweep_points(name, sweep):
+            ablation = point["ablation"]
+            if ablation in config["ablations"]:
+                owner = "an ablation" if ablation in declared else "a point of another sweep"
+                raise ConfigError(f"{where}: expanded name {ablation!r} clashes with {owner} "
+                                  "of the same name; rename one of them.")
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", ablation):
+                raise ConfigError(f"{where}: value(s) {point['values']} give the name "
+                                  f"{ablation!r}, which is not file-safe.")
+            start = declared[point["start"]]
+            spec = {**start, **point["values"]}
+            errors = list(jsonschema.Draft202012Validator(hparam_schema).iter_errors(
+                {k: v for k, v in spec.items() if k not in ("description", "dataset")}))
+            if errors:
+                raise ConfigError(f"{where}: {ablation}: " + "; ".join(
+                    f"{_key_path(e)} = {_show(e.instance)}: {_what_is_wrong(e)}" for e in errors))
+            changes = ", ".join(f"{k}={v}" for k, v in point["values"].items())
+            spec["description"] = (f"{start.get('description') or point['start']} "
+                                   f"(sweep {name}: {changes})")
+            config["ablations"][ablation] = spec
 
 
 def _check_report_names(config: dict, schema: dict) -> None:
@@ -150,10 +223,34 @@ def _check_report_names(config: dict, schema: dict) -> None:
                                   f"an ablation; {choices}.")
         for key, spec in claim_props.items():
             claim.setdefault(key, copy.deepcopy(spec["default"]))
+        where = f"claims[{i}] ({claim['text']!r})"
+        if claim["metric"] == "accuracy_at_step" and claim["step"] is None:
+            raise ConfigError(f"{where}: metric accuracy_at_step needs step (the iteration).")
+        if claim["metric"] == "steps_to_accuracy":
+            threshold = claim["threshold"]
+            if threshold is None:
+                raise ConfigError(f"{where}: metric steps_to_accuracy needs threshold "
+                                  "(accuracy in percent, or dataset -> accuracy).")
+            if isinstance(threshold, dict):
+                wanted = set(claim_datasets(config, claim))
+                missing = sorted(wanted - set(threshold))
+                if missing:
+                    raise ConfigError(f"{where}: threshold gives no value for dataset(s) "
+                                      f"{', '.join(missing)}, where the claim is checked.")
 
 
-def dataset_of(config: dict, ablation: str) -> str:
-    return config["ablations"][ablation].get("dataset", config["dataset"])
+def claim_datasets(config: dict, claim: dict) -> list[str]:
+    """Datasets a claim is checked on: those where its ablation (and reference) both run."""
+    names = [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
+    common = [d for d in datasets_of(config, names[0])
+              if all(d in datasets_of(config, n) for n in names[1:])]
+    return common
+
+
+def datasets_of(config: dict, ablation: str) -> list[str]:
+    """The datasets an ablation runs on: its own (e.g. xor), else every study dataset."""
+    own = config["ablations"][ablation].get("dataset")
+    return [own] if own else list(config["datasets"])
 
 
 def hparams(config: dict, ablation: str) -> dict:

@@ -4,7 +4,10 @@
   for the ablations of one figure group: mean over seeds as a line, min-max over
   seeds as a band. Both accuracy panels share one y-range.
 - final_accuracy_figure: final test accuracy per ablation, mean with its 95% t
-  interval, every seed as a dot (diverged seeds as red crosses).
+  interval, every seed as a dot (diverged seeds as red crosses), and the stable
+  accuracy (mean of the last evaluations) with its interval.
+- sweep_figure: stable test accuracy against a sweep's value, a line per starting
+  ablation, 95% t intervals, every seed as a dot, diverged seeds counted and marked.
 - xor_boundary_figure: the decision boundary of trained XOR models with their
   training points.
 """
@@ -16,9 +19,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.ticker  # noqa: E402
+import matplotlib.transforms  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from .stats import describe  # noqa: E402
 
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.grid": True,
                      "grid.alpha": 0.3, "svg.hashsalt": "mlpstudy", "svg.fonttype": "none"})
@@ -134,12 +140,16 @@ def final_accuracy_figure(summary: pd.DataFrame, final: pd.DataFrame) -> plt.Fig
             if len(bad):
                 ax.plot(bad["test_accuracy"].fillna(0) * 100, yi + jitter[len(ok):], "x",
                         color=DIVERGED, ms=8, mew=2, zorder=3)
-            mean, lo, hi = (row["test_acc_pct_mean"], row["test_acc_pct_ci_low"],
-                            row["test_acc_pct_ci_high"])
-            if np.isfinite(mean):
-                err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
-                ax.errorbar(mean, yi, xerr=err, fmt="D", color="#1f77b4", ms=6, capsize=4,
-                            lw=2, zorder=4)
+            for prefix, marker, color, dy in (("test_acc_pct", "D", "#1f77b4", 0.0),
+                                              ("stable_acc_pct", "s", "#ff7f0e", -0.28)):
+                if f"{prefix}_mean" not in row:
+                    continue
+                mean, lo, hi = (row[f"{prefix}_mean"], row[f"{prefix}_ci_low"],
+                                row[f"{prefix}_ci_high"])
+                if np.isfinite(mean):
+                    err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
+                    ax.errorbar(mean, yi + dy, xerr=err, fmt=marker, color=color, ms=6,
+                                capsize=4, lw=2, zorder=4)
         ax.set_yticks(y)
         ax.set_yticklabels(rows["ablation"])
         # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
@@ -148,11 +158,82 @@ def final_accuracy_figure(summary: pd.DataFrame, final: pd.DataFrame) -> plt.Fig
         low = float(values.min()) if len(values) else 0.0
         ax.set_xlim(max(0.0, low - 2), 100.5)
         ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_xlabel("final test accuracy (%)")
-        ax.set_title(f"{dataset}: mean and 95% CI over seeds (blue), each seed (grey dot)"
+        ax.set_xlabel("test accuracy (%)")
+        ax.set_title(f"{dataset}: final (blue) and stable (orange) accuracy, mean and 95% CI "
+                     "over seeds; each seed's final (grey dot)"
                      + (", diverged seed (red x)" if (final["status"] != "ok").any() else ""),
                      fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+def _numeric(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def sweep_figure(final: pd.DataFrame, name: str, sweep: dict, dataset: str) -> plt.Figure:
+    """Stable test accuracy against the sweep's first key, a line per starting ablation (and
+    per combination of the other keys): mean over non-diverged seeds with its 95% t interval,
+    each seed as a dot; where seeds diverged, a red x at the bottom with their count."""
+    keys, points = list(sweep["keys"]), list(sweep["points"])
+    xkey = keys[0]
+    xs = list(dict.fromkeys(p["values"][xkey] for p in points))
+    numeric = _numeric(xs)
+    logx = numeric and min(xs) > 0 and max(xs) / min(xs) >= 10
+    position = {x: (x if numeric else i) for i, x in enumerate(xs)}
+    lines = {}
+    for p in points:
+        label = p["start"] + "".join(f", {k}={v}" for k, v in p["values"].items() if k != xkey)
+        lines.setdefault(label, []).append(p)
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colors = plt.get_cmap("tab10").colors
+    bottom = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    n_lines = len(lines)
+    any_diverged = False
+    for i, (label, members) in enumerate(lines.items()):
+        color = colors[i % len(colors)]
+        # Lines side by side at each value, so their intervals do not hide each other.
+        shift = (i - (n_lines - 1) / 2) * 0.035
+        line_x, means, lows, highs = [], [], [], []
+        for p in members:
+            runs = final[final["ablation"] == p["ablation"]]
+            ok = runs[runs["status"] == "ok"]
+            x = position[p["values"][xkey]]
+            x = x * 10 ** shift if logx else x + shift * (1 if not numeric else
+                                                            (max(xs) - min(xs) or 1))
+            values = ok["stable_test_accuracy"] * 100
+            est = describe(values)
+            ax.plot([x] * len(values), values, "o", color=color, alpha=0.35, ms=4, zorder=2)
+            line_x.append(x)
+            means.append(est.mean)
+            lows.append(est.ci_low)
+            highs.append(est.ci_high)
+            diverged = int((runs["status"] != "ok").sum())
+            if diverged:
+                any_diverged = True
+                ax.plot(x, 0.04, "x", color=DIVERGED, ms=10, mew=2.5, transform=bottom, zorder=5)
+                ax.text(x, 0.075, f"{diverged}/{len(runs)}", color=DIVERGED, ha="center",
+                        fontsize=9, transform=bottom)
+        means, lows, highs = map(np.asarray, (means, lows, highs))
+        err = np.vstack([means - lows, highs - means])
+        err = np.where(np.isfinite(err), err, 0)
+        ax.errorbar(line_x, means, yerr=err, fmt="-o", color=color, lw=2, ms=6, capsize=4,
+                    label=label, zorder=4)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks([position[x] for x in xs])
+    ax.set_xticklabels([f"{x:g}" if numeric else str(x) for x in xs])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(xkey + (" (log scale)" if logx else ""))
+    ax.set_ylabel("stable test accuracy (%)")
+    title = f"Sweep {name}: {dataset}, mean and 95% CI over non-diverged seeds"
+    if any_diverged:
+        title += "; red x: seeds diverged (count/all)"
+    ax.set_title(title, fontsize=11)
+    if sweep.get("description"):
+        fig.text(0.5, 0.01, sweep["description"], ha="center", fontsize=9, color="0.3")
+    ax.legend(loc="best", frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 

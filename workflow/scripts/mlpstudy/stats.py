@@ -11,6 +11,8 @@ here, so the rules are in one place (and written out in config/README.md).
   noise; the interval is the t interval of the per-seed differences. When the seed
   sets differ (a seed missing or diverged) it falls back to Welch's unequal-variance
   t interval, which assumes nothing about pairing.
+- A fraction of seeds (k of n diverged) gets the Wilson score interval; a difference
+  of two fractions Newcombe's hybrid score interval built from the two Wilson intervals.
 - A verdict compares the interval with the band of values the claim allows:
   inside the band -> supported, disjoint from it -> contradicted, else inconclusive.
 """
@@ -87,6 +89,40 @@ def difference(a: dict, b: dict, level: float = LEVEL) -> Estimate:
         return Estimate(est.n, est.mean, est.std, est.ci_low, est.ci_high,
                         f"paired t over {est.n} seeds")
     return welch(list(a.values()), list(b.values()), level)
+
+
+def _z(level: float = LEVEL) -> float:
+    return float(_scipy_stats.norm.ppf(0.5 + level / 2))
+
+
+def wilson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (stays inside [0, 1], sane at 0/n and n/n)."""
+    if n == 0:
+        return math.nan, math.nan
+    z, p = _z(level), k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def proportion(k: int, n: int, level: float = LEVEL) -> Estimate:
+    """The fraction k/n (e.g. of seeds that diverged) with its Wilson score interval."""
+    low, high = wilson(k, n, level)
+    return Estimate(n, k / n if n else math.nan, math.nan, low, high, f"Wilson score, {k}/{n}")
+
+
+def proportion_difference(k1: int, n1: int, k2: int, n2: int, level: float = LEVEL) -> Estimate:
+    """k1/n1 - k2/n2 with Newcombe's hybrid score interval (his method 10: built from the
+    two Wilson intervals; good coverage even at 0/n and n/n, where Wald's fails)."""
+    if n1 == 0 or n2 == 0:
+        return Estimate(0, math.nan, math.nan, math.nan, math.nan, "no runs on a side")
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson(k1, n1, level), wilson(k2, n2, level)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return Estimate(min(n1, n2), d, math.nan, low, high,
+                    f"Newcombe hybrid score, {k1}/{n1} vs {k2}/{n2}")
 
 
 @dataclass(frozen=True)

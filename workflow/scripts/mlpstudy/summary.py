@@ -35,9 +35,12 @@ figcaption{font-size:.92em;color:#444;max-width:60em}code{background:#f5f5f5;pad
 
 VERDICT_RULES = (
     "Each claim allows a band of values for the measured difference (ablation minus "
-    "reference, mean over seeds; accuracies in percentage points). The 95% interval is a "
-    "paired t interval over seeds when both sides have the same seeds, else Welch's t "
-    "interval; parameter counts are exact. Verdict: supported when the whole interval lies "
+    "reference, mean over seeds; accuracies in percentage points) and is checked on each "
+    "dataset where its ablations ran. The 95% interval is a paired t interval over seeds "
+    "when both sides have the same seeds, else Welch's t interval; steps to an accuracy count "
+    "a seed that never got there as its last step for the lower end and as unbounded for "
+    "the upper; fractions of diverged seeds use Wilson / Newcombe score intervals; "
+    "parameter counts are exact. Verdict: supported when the whole interval lies "
     "inside the band, contradicted when it lies entirely outside it, inconclusive when it "
     "straddles a band edge, no data when an ablation has no finished runs. "
     "Full rules: config/README.md.")
@@ -113,43 +116,101 @@ def image(path: str | Path, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
 
 
-def _ci(low, high, digits=2) -> str:
-    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+def _measured(c, digits) -> str:
+    if pd.isna(c["difference"]):
         return "–"
-    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+    value = f"{c['difference']:,.{digits}f}"
+    return f"{value} {c['unit']}" if c["unit"] != "fraction of seeds" else value
+
+
+def _how(c) -> str:
+    if c["verdict"] == "no data":
+        return c["note"]
+    if c["metric"] == "param_count":
+        return "exact count"
+    return f"{c['method']}" + (f"; {c['note']}" if c["note"] else "")
+
+
+def _digits(c) -> int:
+    return 0 if c["unit"] in ("parameters", "steps") else 2
 
 
 def claims_section(claims: pd.DataFrame) -> str:
+    """Two tables: each claim once with its verdict on every dataset side by side (#claims),
+    then one row per claim and dataset with the method and notes (#claims-detail)."""
+    claims = claims.copy()
+    if "dataset" not in claims:
+        claims["dataset"] = ""
+    claims["dataset"] = claims["dataset"].fillna("").astype(str)
+    datasets = list(dict.fromkeys(claims["dataset"]))
+    key = ["claim", "ablation", "reference", "metric"]
     rows = []
+    for _, group in claims.groupby(key, sort=False):
+        first = group.iloc[0]
+        vs = f"{first['ablation']} vs {first['reference']}" if first["reference"] \
+            else first["ablation"]
+        cells = [f'<td class="text">{esc(first["claim"])}</td>', f"<td>{esc(vs)}</td>",
+                 f'<td class="text">{esc(first["expected"])}</td>']
+        by_dataset = {r["dataset"]: r for _, r in group.iterrows()}
+        for dataset in datasets:
+            c = by_dataset.get(dataset)
+            if c is None:
+                cells.append('<td class="nodata">not checked</td>')
+                continue
+            exact = c["metric"] == "param_count"
+            interval = "exact" if exact else _ci(c["ci_low"], c["ci_high"], _digits(c))
+            cells.append(f'<td class="{esc(c["verdict"].replace(" ", ""))}" '
+                         f'title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b><br>'
+                         f'{esc(_measured(c, _digits(c)))}<br>{esc(interval)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{esc(h)}</th>" for h in (
+        "claim", "compared", "the claim allows",
+        *[f"{d or 'all runs'}: verdict, measured, 95% CI" for d in datasets]))
+    detail = []
     for _, c in claims.iterrows():
-        digits = 0 if c["unit"] == "parameters" else 2
+        digits = _digits(c)
         vs = f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
-        cls = c["verdict"].replace(" ", "")
         exact = c["metric"] == "param_count"
-        cells = [c["claim"], c["verdict"], vs, c["expected"],
-                 "–" if pd.isna(c["difference"]) else f"{c['difference']:,.{digits}f} {c['unit']}",
-                 "exact" if exact else _ci(c["ci_low"], c["ci_high"], digits),
-                 c["note"] if c["verdict"] == "no data" else "exact count" if exact else
-                 f"{c['method']}" + (f"; {c['note']}" if c["note"] else "")]
-        rows.append(f'<tr class="{esc(cls)}">' + "".join(
-            f'<td class="{"text" if i in (0, 3, 6) else ""}">{esc(x)}</td>'
+        cells = [c["dataset"], c["claim"], c["verdict"], vs, c["expected"],
+                 _measured(c, digits),
+                 "exact" if exact else _ci(c["ci_low"], c["ci_high"], digits), _how(c)]
+        detail.append(f'<tr class="{esc(c["verdict"].replace(" ", ""))}">' + "".join(
+            f'<td class="{"text" if i in (1, 4, 7) else ""}">{esc(x)}</td>'
             for i, x in enumerate(cells)) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in (
-        "claim", "verdict", "compared", "the claim allows", "measured", "95% CI", "how / notes"))
+    detail_head = "".join(f"<th>{h}</th>" for h in (
+        "dataset", "claim", "verdict", "compared", "the claim allows", "measured", "95% CI",
+        "how / notes"))
     return (f'<div class="scroll"><table id="claims"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
+            '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
+            f'<div class="scroll"><table id="claims-detail"><thead><tr>{detail_head}</tr>'
+            f'</thead><tbody>{"".join(detail)}</tbody></table></div>')
+
+
+def _ci(low, high, digits=2) -> str:
+    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        return "–"
+
+    def show(v):
+        return "+inf" if v == math.inf else "-inf" if v == -math.inf else f"{v:.{digits}f}"
+    return f"[{show(low)}, {show(high)}]"
 
 
 def render(ctx: dict) -> str:
     """The page. `ctx` keys: title, datasets, seeds, config_hash, protocol, ablations
     (DataFrame: ablation, dataset, description, changes), claims, summary, final
-    (DataFrames), figures ([(title, caption, png path)]), provenance ({name: value}),
+    (DataFrames), figures ([(dataset, title, caption, png path)]; (title, caption, png)
+    for a figure of no one dataset), provenance ({name: value}),
     checksums (DataFrame: dataset, sha256), verdict_rules (text)."""
     summary, final, claims = ctx["summary"], ctx["final"], ctx["claims"]
     protocol = ", ".join(f"{k}={v}" for k, v in ctx["protocol"].items())
     n_div = int((final["status"] != "ok").sum())
     counts = claims["verdict"].value_counts().to_dict() if len(claims) else {}
     verdicts = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no claims configured"
+    if len(claims) and "dataset" in claims and claims["dataset"].nunique() > 1:
+        verdicts = "; ".join(
+            f"{d}: " + ", ".join(f"{n} {v}" for v, n in g["verdict"].value_counts().items())
+            for d, g in claims.groupby("dataset", sort=False))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -159,7 +220,7 @@ def render(ctx: dict) -> str:
         f"<title>{esc(ctx['title'])}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(ctx['title'])}</h1>",
         '<h2 id="run">What was run</h2>',
-        f"<p>{len(final)} training runs: {summary.shape[0]} ablations x seeds "
+        f"<p>{len(final)} training runs: {final['ablation'].nunique()} ablations x seeds "
         f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code> on "
         f"<b>{esc(', '.join(ctx['datasets']))}</b>; config hash <code>{esc(ctx['config_hash'])}</code>. "
         + (f'<span class="diverged">{n_div} run(s) diverged</span> (kept in the tables, '
@@ -172,23 +233,34 @@ def render(ctx: dict) -> str:
         f'<p class="note">{esc(ctx["verdict_rules"])}</p>',
         claims_section(claims),
         '<h2 id="ablations">Per ablation</h2>',
-        '<p class="note">Final test accuracy and generalisation gap (train minus test accuracy) '
-        "in percent: mean, standard deviation and 95% t interval over the non-diverged seeds.</p>",
+        '<p class="note">Final test accuracy, stable test accuracy (mean of the last 10 '
+        "evaluations of each run) and generalisation gap (train minus test accuracy) in percent: "
+        "mean, standard deviation over seeds and 95% t interval over the non-diverged seeds.</p>",
         table(summary, {"dataset": "dataset", "ablation": "ablation", "description": "description",
                         "n_ok": "seeds ok", "n_diverged": "diverged", "param_count": "parameters",
                         "test_acc_pct_mean": "test acc (%)", "test_acc_pct_std": "std",
                         "test_acc_pct_ci_low": "CI low", "test_acc_pct_ci_high": "CI high",
+                        **({"stable_acc_pct_mean": "stable acc (%)", "stable_acc_pct_std": "std",
+                            "stable_acc_pct_ci_low": "CI low", "stable_acc_pct_ci_high": "CI high"}
+                           if "stable_acc_pct_mean" in summary else {}),
                         "gap_pct_mean": "gap (pp)", "gap_pct_ci_low": "gap CI low",
                         "gap_pct_ci_high": "gap CI high"},
               row_class=lambda r: "diverged" if r["n_diverged"] else "",
               num=("n_ok", "n_diverged", "param_count", "test_acc_pct_mean", "test_acc_pct_std",
                    "test_acc_pct_ci_low", "test_acc_pct_ci_high", "gap_pct_mean",
-                   "gap_pct_ci_low", "gap_pct_ci_high")),
+                   "gap_pct_ci_low", "gap_pct_ci_high", "stable_acc_pct_mean",
+                   "stable_acc_pct_std", "stable_acc_pct_ci_low", "stable_acc_pct_ci_high")),
         '<h2 id="figures">Figures</h2>',
     ]
-    for title, caption, png in ctx["figures"]:
-        parts.append(f"<figure>{image(png, title)}<figcaption><b>{esc(title)}.</b> "
-                     f"{esc(caption)}</figcaption></figure>")
+    # (dataset, title, caption, png); a figure without a dataset goes under "all datasets".
+    figures = [f if len(f) == 4 else ("", *f) for f in ctx["figures"]]
+    for dataset in dict.fromkeys(f[0] for f in figures):
+        parts.append(f'<h3 id="figures-{esc(dataset or "all")}">Figures: '
+                     f"{esc(dataset or 'all datasets')}</h3>")
+        for _, title, caption, png in (f for f in figures if f[0] == dataset):
+            alt = f"{title} ({dataset})" if dataset else title
+            parts.append(f"<figure>{image(png, alt)}<figcaption><b>{esc(alt)}.</b> "
+                         f"{esc(caption)}</figcaption></figure>")
     jobs = final.assign(test_acc_pct=final["test_accuracy"] * 100)
     parts += [
         '<h2 id="jobs">Per job: runtime and memory</h2>',
