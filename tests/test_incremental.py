@@ -31,7 +31,7 @@ STUDY_OPTIONS = {
 }
 ALL_TRAIN = {(a, s) for a in ABLATIONS for s in SEEDS}
 # Every report rule downstream of the runs (no xor ablation, so no xor_boundary job).
-REPORT = {"aggregate", "claims", "figures", "summary"}
+REPORT = {"aggregate", "combine", "claims", "figures", "summary"}
 EDITABLE = ("config/config.yaml", "workflow/schemas/config.schema.yaml",
             "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py")
 
@@ -165,7 +165,7 @@ def test_a_diverging_run_is_recorded_with_its_step_and_curves_and_the_study_fini
     assert set(final[final["ablation"] != "unstable"]["status"]) == {"ok"}
     html = (done / "results/summary.html").read_text()
     assert "diverged" in html
-    assert (done / "results/figures/curves_main.png").stat().st_size > 0
+    assert (done / "results/figures/tiny/curves_main.png").stat().st_size > 0
 
 
 def test_metrics_are_byte_identical_across_runs_and_core_counts(done, tmp_path):

@@ -25,6 +25,8 @@ CHECK_PAGE = """(async () => {
   return {
     images: images.map((img, k) => ({alt: img.alt, width: img.naturalWidth, decoded: decoded[k]})),
     claimRows: document.querySelectorAll('#claims tbody tr').length,
+    claimHeads: [...document.querySelectorAll('#claims thead th')].map(h => h.textContent),
+    detailRows: document.querySelectorAll('#claims-detail tbody tr').length,
     scripts: document.querySelectorAll('script').length,
     pwned: window.__pwned === true,
     title: document.title,
@@ -43,37 +45,49 @@ def check_page(html: Path, screenshot: Path | None = None) -> tuple[dict, list, 
         return result, page.problems(), page.requests()
 
 
+DATASETS = ("tiny", "tiny2")
+
+
 def build_summary(tmp_path: Path) -> tuple[Path, int]:
-    metrics, final = load_runs(write_study(tmp_path))
+    """A two-dataset summary: claims side by side, each dataset's figures."""
+    loaded = [load_runs(write_study(tmp_path / d, dataset=d)) for d in DATASETS]
+    metrics = pd.concat([m for m, _ in loaded], ignore_index=True)
+    final = pd.concat([f for _, f in loaded], ignore_index=True)
     descriptions = {"base": "baseline & friends", "maxout": HOSTILE, "kl_div": "KL"}
-    summary = summarise(final, descriptions)
+    summary = pd.concat([summarise(f, descriptions) for _, f in loaded], ignore_index=True)
     claims = check_claims([
         {"text": "Maxout gains about 2 points <b>really</b>", "ablation": "maxout",
          "reference": "base", "metric": "test_accuracy", "expect": "about", "size": 2,
          "tolerance": 1},
         {"text": "The base MLP has 199,434 parameters", "ablation": "base", "reference": None,
          "metric": "param_count", "expect": "about", "size": 199434, "tolerance": 0},
+        {"text": "KLDiv reaches 50% later", "ablation": "kl_div", "reference": "base",
+         "metric": "steps_to_accuracy", "threshold": 50, "expect": "greater"},
         {"text": "ablation without runs", "ablation": "hidden_12", "reference": "base",
-         "metric": "test_accuracy", "expect": "greater", "size": 0, "tolerance": 0},
-    ], final)
-    figures = tmp_path / "figures"
-    save(group_figure(metrics, final, "activation", ["base", "maxout"], "tiny"),
-         figures / "curves.png", figures / "curves.svg")
-    save(final_accuracy_figure(summary, final), figures / "final.png")
-    ablations = pd.DataFrame([{"ablation": a, "dataset": "tiny", "description": d, "changes": "none"}
-                              for a, d in descriptions.items()])
+         "metric": "test_accuracy", "expect": "greater", "size": 0, "tolerance": 0,
+         "datasets": list(DATASETS)},
+    ], final, metrics)
+    figures = []
+    for dataset, (m, f) in zip(DATASETS, loaded):
+        out = tmp_path / "figures" / dataset
+        save(group_figure(m, f, "activation", ["base", "maxout"], dataset),
+             out / "curves.png", out / "curves.svg")
+        save(final_accuracy_figure(summarise(f, descriptions), f), out / "final.png")
+        figures += [(dataset, "Curves <activation>", HOSTILE, out / "curves.png"),
+                    (dataset, "Final accuracy", "caption", out / "final.png")]
+    ablations = pd.DataFrame([{"ablation": a, "dataset": ", ".join(DATASETS), "description": d,
+                               "changes": "none"} for a, d in descriptions.items()])
     html = render({
-        "title": "MLP study <test>", "datasets": ["tiny"], "seeds": [0, 1, 2, 3],
+        "title": "MLP study <test>", "datasets": list(DATASETS), "seeds": [0, 1, 2, 3],
         "config_hash": "abc123", "protocol": {"lr": 0.1, "hidden": [32]},
         "ablations": ablations, "claims": claims, "summary": summary, "final": final,
-        "figures": [("Curves <activation>", HOSTILE, figures / "curves.png"),
-                    ("Final accuracy", "caption", figures / "final.png")],
+        "figures": figures,
         "provenance": {"git commit": "not a git checkout"},
-        "checksums": pd.DataFrame([{"dataset": "tiny", "sha256": "ab" * 32}]),
+        "checksums": pd.DataFrame([{"dataset": d, "sha256": "ab" * 32} for d in DATASETS]),
         "verdict_rules": VERDICT_RULES})
     out = tmp_path / "summary.html"
     out.write_text(html, encoding="utf-8")
-    return out, len(claims)
+    return out, 4
 
 
 def test_summary_is_one_file_with_no_external_references(tmp_path):
@@ -89,13 +103,18 @@ def test_summary_in_headless_chromium(tmp_path):
     html, n_claims = build_summary(tmp_path)
     result, problems, requests = check_page(html)
     assert problems == []
-    assert len(result["images"]) == 2
+    assert len(result["images"]) == 4
     assert all(img["decoded"] and img["width"] > 0 for img in result["images"]), result["images"]
-    assert result["claimRows"] == n_claims
+    # One row per claim, its verdict on each dataset side by side; details per dataset below.
+    assert result["claimRows"] == n_claims and result["detailRows"] == 2 * n_claims
+    assert [h.split(":")[0] for h in result["claimHeads"][3:]] == list(DATASETS)
+    assert {img["alt"] for img in result["images"]} >= {"Final accuracy (tiny)",
+                                                         "Final accuracy (tiny2)"}
     # The hostile description is shown as text, and nothing of it ran or loaded.
     assert result["scripts"] == 0 and not result["pwned"] and result["title"] == "MLP study <test>"
     assert "<script>window.__pwned = true;" in result["text"]
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+    assert "Figures: tiny2" in result["text"]
     for section in ("What was run", "Claims of the report: verdicts", "Per ablation", "Figures",
                     "Per job: runtime and memory", "Provenance"):
         assert section in result["headings"]

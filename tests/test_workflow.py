@@ -13,13 +13,26 @@ RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "
 
 
 def test_default_config_plans_one_training_job_per_ablation_and_seed(workdir):
-    assert planned_jobs(workdir)["train"] == 14 * 5
+    # the report's 14 ablations and the lr sweep's 2 x 5 points, 5 seeds each
+    assert planned_jobs(workdir)["train"] == (14 + 10) * 5
 
 
 def test_dataset_can_be_chosen_on_the_command_line(workdir):
     out = run_snakemake(workdir, "-n", "--config", "dataset=fashion-mnist").stdout
     assert "results/runs/fashion-mnist/base/seed0/run.json" in out
     assert "results/runs/mnist/" not in out
+
+
+def test_several_datasets_can_be_chosen_on_the_command_line(workdir):
+    out = run_snakemake(workdir, "-n", "--config", "datasets=[fashion-mnist,mnist-5k]").stdout
+    for dataset in ("fashion-mnist", "mnist-5k"):
+        assert f"results/runs/{dataset}/base/seed0/run.json" in out
+        assert f"results/runs/{dataset}/maxout_lr0p5/seed4/run.json" in out
+        assert f"results/figures/{dataset}/sweep_lr.png" in out
+    assert "results/runs/xor/xor/seed0/run.json" in out  # XOR keeps its own dataset
+    assert "results/runs/mnist/" not in out and "results/runs/mnist-5k/xor/" not in out
+    assert planned_jobs(workdir, "--config", "datasets=[fashion-mnist,mnist-5k]")["train"] == \
+        (2 * (14 - 1 + 10) + 1) * 5
 
 
 def test_tiny_study_end_to_end(workdir):

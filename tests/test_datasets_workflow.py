@@ -1,0 +1,123 @@
+"""Several datasets and a sweep in one study, through the real snakemake CLI: every
+ablation on every dataset, claims per dataset, a sweep figure per dataset, and adding or
+removing a dataset plans exactly that dataset's jobs (read job by job from `snakemake -n`).
+
+One completed study (two tiny datasets, two ablations and a two-value lr sweep, 2 seeds)
+is shared by the module; each test edits the config and dry-runs, and the config is put
+back afterwards.
+"""
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_workflow, run_snakemake, tiny_config, write_tiny_idx_dataset
+from jobplan import parse_jobs
+
+SEEDS = (0, 1)
+ABLATIONS = {"base": {"description": "baseline"}, "wide": {"hidden": [48]}}
+SWEEP_POINTS = ("base_lr0p05", "base_lr0p3")
+EVERY_ABLATION = tuple(ABLATIONS) + SWEEP_POINTS
+
+
+def write_study(workdir):
+    config = tiny_config(
+        workdir, ablations=ABLATIONS, seeds=SEEDS,
+        sweeps={"lr": {"ablations": ["base"], "values": {"lr": [0.05, 0.3]}}},
+        figure_groups={"main": ["base", "wide"]},
+        claims=[{"text": "wide is no worse than base", "ablation": "wide", "reference": "base",
+                 "metric": "stable_accuracy", "expect": "at_least", "tolerance": 100},
+                {"text": "a large lr diverges more often", "ablation": "base_lr0p3",
+                 "reference": "base_lr0p05", "metric": "diverged_fraction", "expect": "at_least",
+                 "tolerance": 1}])
+    for name in ("tiny2", "tiny3"):
+        write_tiny_idx_dataset(workdir / f"{name}-data", seed=len(name))
+    config.pop("dataset")
+    config["datasets"] = ["tiny", "tiny2"]
+    config["custom_datasets"].update({n: str(workdir / f"{n}-data") for n in ("tiny2", "tiny3")})
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("datasets"))
+    write_study(workdir)
+    run_snakemake(workdir)
+    return workdir
+
+
+@pytest.fixture
+def done(study):
+    path = study / "config" / "config.yaml"
+    saved = path.read_bytes()
+    yield study
+    path.write_bytes(saved)
+
+
+def edit_config(workdir, change):
+    path = workdir / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def planned(workdir, *args):
+    """(rule, dataset, ablation, seed) of every job a dry run plans, `all` left out."""
+    jobs = set()
+    for rule, wildcards in parse_jobs(run_snakemake(workdir, "-n", *args).stdout):
+        w = dict(wildcards)
+        if rule != "all":
+            jobs.add((rule, w.get("dataset"), w.get("ablation"), w.get("seed")))
+    return jobs
+
+
+def dataset_jobs(dataset):
+    """Every job that exists for `dataset` alone."""
+    return ({("prepare_dataset", dataset, None, None), ("aggregate", dataset, None, None),
+             ("figures", dataset, None, None)}
+            | {("train", dataset, a, str(s)) for a in EVERY_ABLATION for s in SEEDS})
+
+
+STUDY_WIDE = {("combine", None, None, None), ("claims", None, None, None),
+              ("summary", None, None, None)}
+
+
+def test_every_ablation_ran_on_both_datasets_and_the_report_shows_both(done):
+    final = pd.read_csv(done / "results/final.csv")
+    assert set(zip(final["dataset"], final["ablation"])) == {
+        (d, a) for d in ("tiny", "tiny2") for a in EVERY_ABLATION}
+    assert "stable_test_accuracy" in final
+    claims = pd.read_csv(done / "results/claims.csv")
+    assert list(claims.columns[:2]) == ["dataset", "claim"]
+    assert list(claims["dataset"]) == ["tiny", "tiny2", "tiny", "tiny2"]
+    assert set(claims["verdict"]) <= {"supported", "inconclusive", "contradicted"}
+    for dataset in ("tiny", "tiny2"):
+        for name in ("curves_main", "final_accuracy", "sweep_lr"):
+            for ext in ("png", "svg"):
+                assert (done / f"results/figures/{dataset}/{name}.{ext}").stat().st_size > 1000
+    html = (done / "results/summary.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 * 3
+    assert "Figures: tiny2" in html and "Sweep lr (tiny2)" in html
+    assert "tiny2: verdict, measured, 95% CI" in html
+
+
+def test_nothing_to_do_after_the_study(done):
+    assert planned(done) == set()
+
+
+def test_adding_a_dataset_plans_exactly_its_jobs(done):
+    edit_config(done, lambda c: c["datasets"].append("tiny3"))
+    assert planned(done) == dataset_jobs("tiny3") | STUDY_WIDE
+
+
+def test_removing_a_dataset_reruns_no_other_datasets_jobs(done):
+    edit_config(done, lambda c: c.update(datasets=["tiny"]))
+    assert planned(done) == STUDY_WIDE
+
+
+def test_adding_a_sweep_value_runs_only_the_new_ablation_on_each_dataset(done):
+    edit_config(done, lambda c: c["sweeps"]["lr"]["values"]["lr"].append(0.2))
+    jobs = planned(done)
+    assert {j for j in jobs if j[0] == "train"} == {
+        ("train", d, "base_lr0p2", str(s)) for d in ("tiny", "tiny2") for s in SEEDS}
+    assert {j[0] for j in jobs} == {"train", "aggregate", "figures", "combine", "claims",
+                                    "summary"}
