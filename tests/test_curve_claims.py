@@ -125,6 +125,12 @@ def test_stable_accuracy_claims_are_paired_by_seed(tmp_path):
                             last_k=3, expect="about", size=2, tolerance=0.5), final, metrics)
     assert row["difference"] == pytest.approx(2.0) and row["verdict"] == "supported"
     assert "paired" in row["method"]
+    assert "levelled" not in row["note"]  # the last 3 of 6 evaluations: the second half
+    # A window reaching back into the first half of the runs is flagged.
+    wide = check_claim(claim(ablation="better", reference="base", metric="stable_accuracy",
+                             last_k=5, expect="greater"), final, metrics)
+    assert "the last 5 evaluations reach back to step 20 of 60: the curves may not have " \
+           "levelled out" in wide["note"]
     spread = check_claim(claim(ablation="base", metric="stability", last_k=3, expect="about",
                                tolerance=0.01), final, metrics)
     assert spread["difference"] == pytest.approx(0.0) and spread["verdict"] == "supported"

@@ -116,6 +116,30 @@ def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) ->
     raise ValueError(f"not a curve metric: {metric}")
 
 
+def window_start(curve: pd.DataFrame, last_k: int) -> tuple[float, float]:
+    """(first step of the last `last_k` evaluations after step 0, last step) of one run."""
+    steps = np.sort(curve["step"].to_numpy())
+    later = steps[steps > 0][-int(last_k):]
+    return (float(later[0]), float(steps[-1])) if len(later) else (math.nan, math.nan)
+
+
+def _short_window_note(final: pd.DataFrame, names: list, claim: dict, curves: dict) -> str:
+    """A note when the stable window reaches back into the first half of a run: there the
+    curve has not levelled out, and its mean is not a plateau's value."""
+    worst = None
+    for _, run in final[final["ablation"].isin(names) & (final["status"] == "ok")].iterrows():
+        curve = curves.get((run["dataset"], run["ablation"], int(run["seed"])))
+        if curve is None:
+            continue
+        start, last = window_start(curve, claim.get("last_k", STABLE_LAST_K))
+        if start < 0.5 * last and (worst is None or start / last < worst[0] / worst[1]):
+            worst = (start, last)
+    if worst is None:
+        return ""
+    return (f"the last {claim.get('last_k', STABLE_LAST_K)} evaluations reach back to step "
+            f"{worst[0]:.0f} of {worst[1]:.0f}: the curves may not have levelled out")
+
+
 def _curves(metrics: pd.DataFrame, split: str) -> dict:
     """(dataset, ablation, seed) -> evaluation table (step, value) of one split's accuracy."""
     rows = metrics[(metrics["split"] == split) & (metrics["metric"] == "accuracy")]
@@ -234,6 +258,10 @@ def check_claim(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None =
         a = {s: v for s, v in a.items() if not math.isnan(v)}
         b = {s: v for s, v in b.items() if not math.isnan(v)}
         censored = metric in CENSORED
+        if metric in ("stable_accuracy", "stability", "steps_to_stable"):
+            note = _short_window_note(final, names, claim, curves)
+            if note:
+                notes.append(note)
         if censored:
             for name, vals in ((ablation, a), (reference, b)):
                 never = sum(math.isinf(v) for v in vals.values())
