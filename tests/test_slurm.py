@@ -89,11 +89,14 @@ def run_json(workdir: Path, ablation: str, seed: int = 0) -> dict:
     return json.loads((workdir / f"results/runs/tiny/{ablation}/seed{seed}/run.json").read_text())
 
 
-def test_tiny_study_on_slurm_equals_a_local_run(workdir, tmp_path):
-    """Every job of the default target runs as a SLURM job and completes; the training
-    curves are byte-identical to a local run of the same config on the CPU."""
+def test_tiny_study_on_slurm_trains_each_pack_in_one_allocation_and_equals_a_local_run(
+        workdir, tmp_path):
+    """Every job of the default target runs as a SLURM job and completes; training takes
+    one allocation per ablation (its seeds packed, sacct counts them); the curves are
+    byte-identical to a local run on the CPU with one job per seed."""
     ablations = {"base": {"description": "baseline"}, "gelu": {"activation": "gelu"}}
-    tiny_config(workdir, ablations=ablations, seeds=(0,), device="cpu")
+    seeds = (0, 1, 2)
+    tiny_config(workdir, ablations=ablations, seeds=seeds, device="cpu")
     local = tmp_path / "local"  # same workflow, config and data; no results yet
     local.mkdir()
     for item in ("Snakefile", "workflow", "config"):
@@ -105,22 +108,28 @@ def test_tiny_study_on_slurm_equals_a_local_run(workdir, tmp_path):
     out = run_snakemake(workdir, *TEST_OPTIONS, timeout=480).stdout
     print(f"SLURM run of the tiny study: {time.monotonic() - t0:.0f} s")
     jobs = submitted_jobs(out)
-    assert len(jobs.get("train", [])) == 2, out[-3000:]
+    assert set(jobs) >= {"train_seeds0_2"} and not any(r.startswith("train_seed0") for r in jobs)
     all_ids = [i for ids in jobs.values() for i in ids]
-    rows = sacct_rows(all_ids, "JobID,State,Account")
+    rows = sacct_rows(all_ids, "JobID,JobName,State,Account")
     assert sorted(r["JobID"] for r in rows) == sorted(all_ids)
     assert {(r["State"], r["Account"]) for r in rows} == {("COMPLETED", ACCOUNT)}
+    # The allocations that trained the study's 6 runs, as the cluster's accounting has them.
+    train_ids = set(jobs["train_seeds0_2"])
+    assert len([r for r in rows if r["JobID"] in train_ids]) == len(ablations)
     assert planned_jobs(workdir) == {}, "the SLURM run left part of the study undone"
 
-    targets = [f"results/runs/tiny/{a}/seed0/{f}" for a in ablations for f in ("metrics.csv", "run.json")]
-    run_snakemake(local, *targets, timeout=300)
+    targets = [f"results/runs/tiny/{a}/seed{s}/{f}" for a in ablations for s in seeds
+               for f in ("metrics.csv", "run.json")]
+    run_snakemake(local, "--config", "seeds_per_job=1", "--", *targets, timeout=300)
     for ablation in ablations:
-        path = f"results/runs/tiny/{ablation}/seed0/metrics.csv"
-        assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
-        on_slurm, here = run_json(workdir, ablation), run_json(local, ablation)
-        assert on_slurm["status"] == "ok" and on_slurm["device"] == "cpu" and on_slurm["threads"] == 1
-        for key in ("final", "param_count", "hparams", "steps", "device", "dataset_sha256"):
-            assert on_slurm[key] == here[key], key
+        for seed in seeds:
+            path = f"results/runs/tiny/{ablation}/seed{seed}/metrics.csv"
+            assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
+            on_slurm, here = run_json(workdir, ablation, seed), run_json(local, ablation, seed)
+            assert on_slurm["status"] == "ok" and on_slurm["device"] == "cpu"
+            assert on_slurm["threads"] == 1 and on_slurm["pack_seeds"] == list(seeds)
+            for key in ("final", "param_count", "hparams", "steps", "device", "dataset_sha256"):
+                assert on_slurm[key] == here[key], key
 
 
 def _node_cpus() -> int:
@@ -140,10 +149,10 @@ def test_gpu_training_job_requests_a_gpu_and_still_runs_on_cpu(workdir):
     threads = min(2, _node_cpus())
 
     t0 = time.monotonic()
-    out = run_snakemake(workdir, *TEST_OPTIONS, "--set-threads", f"train={threads}",
+    out = run_snakemake(workdir, *TEST_OPTIONS, "--set-threads", f"train_seed0={threads}",
                         "--", "results/runs/tiny/base/seed0/run.json", timeout=300).stdout
     print(f"SLURM run of one GPU training job: {time.monotonic() - t0:.0f} s")
-    train_ids = submitted_jobs(out).get("train", [])
+    train_ids = submitted_jobs(out).get("train_seed0", [])
     assert len(train_ids) == 1, out[-3000:]
     (row,) = sacct_rows(train_ids, "JobID,State,ReqTRES,AllocTRES")
     assert row["State"] == "COMPLETED"

@@ -5,15 +5,33 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import planned_jobs, run_snakemake, tiny_config
+from conftest import planned_jobs, run_snakemake, tiny_config, train_job_count
+from jobplan import planned, train_packs
 
 RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "steps", "final",
             "device", "threads", "wall_time_s", "torch_version", "torchvision_version",
             "python_version", "dataset_sha256", "diverged_at_step"}
 
 
-def test_default_config_plans_one_training_job_per_ablation_and_seed(workdir):
-    assert planned_jobs(workdir)["train"] == 14 * 5
+def test_default_config_plans_one_training_job_per_ablation(workdir):
+    counts = planned_jobs(workdir)
+    assert counts["train_seeds0_4"] == 14 and train_job_count(counts) == 14
+
+
+def test_one_seed_per_job_plans_one_training_job_per_ablation_and_seed(workdir):
+    assert train_job_count(planned_jobs(workdir, "--config", "seeds_per_job=1")) == 14 * 5
+
+
+@pytest.mark.parametrize("per_job, packs", [
+    (None, [(0, 1, 2, 3, 4)]),
+    (1, [(0,), (1,), (2,), (3,), (4,)]),
+    (2, [(0, 1), (2, 3), (4,)]),
+    (3, [(0, 1, 2), (3, 4)]),
+])
+def test_seeds_are_packed_in_fixed_chunks_in_the_listed_order(workdir, per_job, packs):
+    tiny_config(workdir, ablations={"base": {}, "wide": {"hidden": [64]}}, seeds=(0, 1, 2, 3, 4),
+                seeds_per_job=per_job)
+    assert train_packs(planned(workdir)) == {(a, p) for a in ("base", "wide") for p in packs}
 
 
 def test_dataset_can_be_chosen_on_the_command_line(workdir):
@@ -41,9 +59,11 @@ def test_tiny_study_end_to_end(workdir):
             expected_params = {"base": 784 * 32 + 32 + 32 * 4 + 4, "gelu": 784 * 32 + 32 + 32 * 4 + 4,
                                "maxout": 784 * 32 + 32 + (32 * 32 + 32) * 2 + 32 * 4 + 4}
             assert run["param_count"] == expected_params[ablation]
-            log = workdir / "results" / "logs" / "train" / "tiny" / ablation / f"seed{seed}.log"
-            assert "step 6/6" in log.read_text()
-            bench = workdir / "results" / "benchmarks" / "train" / "tiny" / ablation / f"seed{seed}.tsv"
+            assert run["pack_seeds"] == [0, 1] and run["batched"] is False
+            # One job per pack: its log and benchmark are named after the pack's seeds.
+            log = workdir / "results" / "logs" / "train" / "tiny" / ablation / "seeds0-1.log"
+            assert f"seed {seed}: step 6/6" in log.read_text()
+            bench = workdir / "results" / "benchmarks" / "train" / "tiny" / ablation / "seeds0-1.tsv"
             assert "max_rss" in bench.read_text()
     # Nothing left to do afterwards.
     assert "Nothing to be done" in run_snakemake(workdir, "-n").stdout

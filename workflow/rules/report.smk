@@ -12,11 +12,12 @@ def report_code(*modules):
 
 
 def run_files(name):
-    return [f"results/runs/{d}/{a}/seed{s}/{name}" for d, a, s in study_runs()]
+    return [run_file(d, a, s, name) for d, a, s in study_runs()]
 
 
 def benchmark_files():
-    return [f"results/benchmarks/train/{d}/{a}/seed{s}.tsv" for d, a, s in study_runs()]
+    """The benchmark of the job that trained each run (a pack's seeds share one)."""
+    return [train_benchmark(d, a, PACK_OF_SEED[s]) for d, a, s in study_runs()]
 
 
 def xor_ablations():
@@ -117,7 +118,7 @@ rule figures:
 rule xor_boundary:
     input:
         data="results/data/xor.pt",
-        runs=lambda w: [f"results/runs/xor/{w.ablation}/seed{s}/run.json" for s in STUDY["seeds"]],
+        runs=lambda w: [run_file("xor", w.ablation, s, "run.json") for s in STUDY["seeds"]],
         code=TRAIN_CODE + report_code("figures"),
     output:
         png=report(f"{FIGURES}/xor_boundary_{{ablation}}.png", caption=f"{REPORT}/xor.rst",

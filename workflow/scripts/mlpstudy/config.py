@@ -152,6 +152,19 @@ def _check_report_names(config: dict, schema: dict) -> None:
             claim.setdefault(key, copy.deepcopy(spec["default"]))
 
 
+def seed_packs(config: dict) -> list[tuple[int, ...]]:
+    """The seeds of each training job: fixed chunks of seeds_per_job, in the listed order,
+    so a seed added at the end of `seeds` changes only the last chunk."""
+    seeds = config["seeds"]
+    size = config["seeds_per_job"] or len(seeds)
+    return [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+
+
+def pack_label(pack: tuple[int, ...]) -> str:
+    """A pack's name in file and rule names: seed3 (one seed, today's names), seeds0-4."""
+    return f"seed{pack[0]}" if len(pack) == 1 else f"seeds{pack[0]}-{pack[-1]}"
+
+
 def dataset_of(config: dict, ablation: str) -> str:
     return config["ablations"][ablation].get("dataset", config["dataset"])
 

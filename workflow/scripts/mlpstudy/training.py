@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import save_atomic
-from .models import build_mlp, count_parameters
+from .models import SeededDropout, build_mlp, count_parameters
 
 # Rows per evaluation forward pass. Evaluation is ~95% of a run's arithmetic:
 # chunks large enough for efficient matmuls, small enough to stay in cache on a
@@ -43,6 +43,7 @@ class RunResult:
     param_count: int = 0
     final: dict = field(default_factory=dict)
     resumed_from_epoch: int = 0
+    seconds: float = 0.0  # training time (of the whole pack when its seeds train batched)
     model: torch.nn.Module | None = None  # the trained model (the XOR figure draws its boundary)
 
 
@@ -57,7 +58,11 @@ def criterion(hp: dict, classes: int) -> Callable:
     smoothing = hp["smoothing"]
 
     def kl_div(logits, y, reduction="mean"):
-        target = F.one_hot(y, classes).to(logits.dtype) * (1 - smoothing) + smoothing / classes
+        # one_hot's values, built without its range check (a host sync a CUDA graph cannot take)
+        one_hot = torch.zeros_like(logits).scatter_(1, y.unsqueeze(1), 1.0)
+        target = one_hot * (1 - smoothing) + smoothing / classes
+        if reduction == "none":  # one loss per row (a pack sums each member's rows itself)
+            return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="none").sum(dim=1)
         total = F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum")
         return total / len(y) if reduction == "mean" else total
 
@@ -183,125 +188,258 @@ def to_device(data: dict, device: torch.device) -> dict:
     return out
 
 
+def dropout_generator(device: torch.device) -> torch.Generator:
+    """The run's own dropout generator; call it right after building the run's model.
+
+    On a CPU it continues the global stream where the weight initialisation left it
+    (the masks torch's own dropout would draw); on a GPU it is the device's stream
+    of the run's seed (the weights are drawn on the CPU, so the two never overlap).
+    """
+    generator = torch.Generator(device)
+    if device.type == "cpu":
+        generator.set_state(torch.get_rng_state())
+    else:
+        generator.manual_seed(torch.initial_seed())
+    return generator
+
+
+class SingleModel:
+    """One seed's model, optimizer and dropout generator: the pack-of-one that the loop drives.
+
+    This is the CPU path (and seeds_per_job: 1 anywhere): nn.Linear's kernels, oneDNN
+    evaluation, and one thread for small training steps, all threads for evaluations.
+    """
+
+    def __init__(self, hp: dict, in_features: int, classes: int, seed: int, device: torch.device):
+        torch.manual_seed(seed)
+        self.module = build_mlp(hp, in_features, classes).to(device)
+        self.generator = dropout_generator(device)
+        for layer in self.module.modules():
+            if isinstance(layer, SeededDropout):
+                layer.generator = self.generator
+        self.hp, self.loss_fn = hp, criterion(hp, classes)
+        self.optimizer = SGD(self.module.parameters(), lr=hp["lr"], momentum=hp["momentum"],
+                             weight_decay=hp["weight_decay"])
+        self.param_count = count_parameters(self.module)
+        self.eval_threads = torch.get_num_threads()
+        step_flop = 6 * hp["batch_size"] * self.param_count  # forward + backward
+        self.step_threads = 1 if step_flop < SINGLE_THREAD_STEP_FLOP else self.eval_threads
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """One SGD step on rows idx[0] of (x, y); returns the batch loss, shape (1,), on the device."""
+        torch.set_num_threads(self.step_threads)  # ~0.1 us: cheap enough for every step
+        idx = idx[0]
+        loss = self.loss_fn(self.module(x[idx]), y[idx])
+        objective = loss + l2_penalty(self.module, self.hp["l2"]) if self.hp["l2"] else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        self.optimizer.step()
+        return loss.detach().view(1)
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
+        torch.set_num_threads(self.eval_threads)
+        loss, accuracy = evaluate(self.module, x, y, self.loss_fn)
+        return [loss], [accuracy]
+
+    def state_dict(self) -> dict:
+        return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "dropout": [self.generator.get_state()]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["dropout"][0])
+
+
 def train(hp: dict, data: dict, seed: int, device: torch.device, *,
           on_divergence: str = "record", checkpoint: str | Path | None = None,
           log: Callable[[str], None] = print) -> RunResult:
     """Train one model of hyper-parameters `hp` on prepared `data`; return its curves."""
-    torch.manual_seed(seed)
     tensors = to_device(data, device)
-    train_x, train_y = tensors["train_x"], tensors["train_y"]
-    model = build_mlp(hp, train_x.shape[1], data["classes"]).to(device)
-    loss_fn = criterion(hp, data["classes"])
-    optimizer = SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
-                    weight_decay=hp["weight_decay"])
-    shuffle = torch.Generator().manual_seed(seed)  # CPU generator: same order on any device
+    model = SingleModel(hp, tensors["train_x"].shape[1], data["classes"], seed, device)
+    (result,) = fit(model, hp, tensors, [seed], on_divergence=on_divergence,
+                    checkpoint=checkpoint, log=log)
+    result.model = model.module
+    return result
 
-    n = len(train_x)
+
+def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
+               on_divergence: str = "record", checkpoints: dict | None = None,
+               batched: bool | None = None, log: Callable[[str], None] = print) -> list[RunResult]:
+    """Train each of `seeds` with hyper-parameters `hp`; one RunResult per seed, in order.
+
+    Batched (the default on a GPU): all seeds as one stacked model (mlpstudy.packed),
+    checkpointed together under checkpoints["pack"]. Otherwise (the default on a CPU,
+    where batched matmuls measured no faster) one seed after another in this process,
+    each exactly the run it is alone, checkpointed under checkpoints[seed].
+    """
+    checkpoints = checkpoints or {}
+    tensors = to_device(data, device)
+    in_features, classes = tensors["train_x"].shape[1], data["classes"]
+    if device.type == "cuda" if batched is None else batched:
+        from .packed import PackedMLP
+        model = PackedMLP(hp, in_features, classes, seeds, device, log=log)
+        return fit(model, hp, tensors, seeds, on_divergence=on_divergence,
+                   checkpoint=checkpoints.get("pack"), log=log)
+    results = []
+    for seed in seeds:
+        model = SingleModel(hp, in_features, classes, seed, device)
+        results += fit(model, hp, tensors, [seed], on_divergence=on_divergence,
+                       checkpoint=checkpoints.get(seed), log=log)
+    return results
+
+
+def _load_checkpoint(checkpoint, hp: dict, seeds: list, device, log) -> dict | None:
+    """The saved state of this very run (same hyper-parameters and seeds), if any."""
+    if not checkpoint or not Path(checkpoint).exists():
+        return None
+    try:
+        state = torch.load(checkpoint, weights_only=True, map_location=device)
+    except Exception as exc:  # damaged (e.g. a disk filled up): start over, say so
+        log(f"ignoring unreadable checkpoint {checkpoint}: {exc}")
+        return None
+    return state if state.get("hp") == hp and state.get("seeds") == list(seeds) else None
+
+
+def fit(model, hp: dict, tensors: dict, seeds: list[int], *, on_divergence: str = "record",
+        checkpoint: str | Path | None = None,
+        log: Callable[[str], None] = print) -> list[RunResult]:
+    """The training loop over the members of `model` (a SingleModel or a PackedMLP), one per seed.
+
+    Each member has its own batch order (a CPU generator of its seed) and its own record.
+    A member whose loss turns NaN/inf stops being recorded at that step; the others go on.
+    """
+    threads = torch.get_num_threads()  # a SingleModel switches them; the caller gets them back
+    try:
+        return _fit(model, hp, tensors, seeds, on_divergence, checkpoint, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(model, hp, tensors, seeds, on_divergence, checkpoint, log) -> list[RunResult]:
+    train_x, train_y = tensors["train_x"], tensors["train_y"]
+    device = train_x.device
+    n, members = len(train_x), len(seeds)
     steps_per_epoch = math.ceil(n / hp["batch_size"])
     total_steps = hp["epochs"] * steps_per_epoch
     if hp["max_steps"]:
         total_steps = min(total_steps, hp["max_steps"])
-    result = RunResult(param_count=count_parameters(model))
+    results = [RunResult(param_count=model.param_count) for _ in seeds]
+    shuffles = [torch.Generator().manual_seed(seed) for seed in seeds]  # same order on any device
+    active = list(range(members))
     step, first_epoch = 0, 0
-    # Evaluations (big matmuls) use all of the job's threads; small steps use one.
-    eval_threads = torch.get_num_threads()
-    step_flop = 6 * hp["batch_size"] * result.param_count  # forward + backward
-    step_threads = 1 if step_flop < SINGLE_THREAD_STEP_FLOP else eval_threads
+    say = [lambda line, seed=seed: log(f"seed {seed}: {line}") for seed in seeds]
+    started = time.perf_counter()
 
-    state = None
-    if checkpoint and Path(checkpoint).exists():
-        try:
-            state = torch.load(checkpoint, weights_only=True, map_location=device)
-        except Exception as exc:  # damaged (e.g. a disk filled up): start over, say so
-            log(f"ignoring unreadable checkpoint {checkpoint}: {exc}")
-    if state is not None and state["hp"] == hp and state["seed"] == seed:
+    state = _load_checkpoint(checkpoint, hp, seeds, device, log)
+    if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        shuffle.set_state(state["shuffle"])
-        torch.set_rng_state(state["cpu_rng"])
-        result.rows = [tuple(r) for r in state["rows"]]
-        first_epoch = result.resumed_from_epoch = state["epoch"]
-        step = first_epoch * steps_per_epoch
-        log(f"resumed from checkpoint at epoch {first_epoch} (step {step})")
+        for generator, saved in zip(shuffles, state["shuffles"]):
+            generator.set_state(saved)
+        for result, saved in zip(results, state["results"]):
+            result.rows = [tuple(r) for r in saved["rows"]]
+            result.diverged_at_step, result.steps = saved["diverged_at_step"], saved["steps"]
+        active, first_epoch, step = list(state["active"]), state["epoch"], state["step"]
+        for i in range(members):
+            results[i].resumed_from_epoch = first_epoch
+            say[i](f"resumed from checkpoint at epoch {first_epoch} (step {step})")
 
-    def record_eval(step: int) -> bool:
-        """Append train/test loss and accuracy; False when the run has diverged."""
+    def record_eval(step: int) -> None:
+        """Append each active member's train/test loss and accuracy; NaN/inf marks divergence."""
         epoch = round(step / steps_per_epoch, 4)
-        values = {}
-        torch.set_num_threads(eval_threads)
-        for split in ("train", "test"):
-            loss, acc = evaluate(model, tensors[f"{split}_x"], tensors[f"{split}_y"], loss_fn)
-            values[split] = (loss, acc)
-            result.rows += [(step, epoch, split, "loss", loss), (step, epoch, split, "accuracy", acc)]
-        torch.set_num_threads(step_threads)
-        log(f"step {step}/{total_steps} epoch {epoch:.2f}  train loss {values['train'][0]:.4f} "
-            f"acc {values['train'][1]:.4f}  test loss {values['test'][0]:.4f} "
-            f"acc {values['test'][1]:.4f}")
-        return all(math.isfinite(v[0]) for v in values.values())
+        values = {split: model.evaluate(tensors[f"{split}_x"], tensors[f"{split}_y"])
+                  for split in ("train", "test")}
+        for i in active:
+            (tr_loss, tr_acc), (te_loss, te_acc) = [(v[0][i], v[1][i]) for v in values.values()]
+            results[i].rows += [(step, epoch, "train", "loss", tr_loss),
+                                (step, epoch, "train", "accuracy", tr_acc),
+                                (step, epoch, "test", "loss", te_loss),
+                                (step, epoch, "test", "accuracy", te_acc)]
+            say[i](f"step {step}/{total_steps} epoch {epoch:.2f}  train loss {tr_loss:.4f} "
+                   f"acc {tr_acc:.4f}  test loss {te_loss:.4f} acc {te_acc:.4f}")
+            if not (math.isfinite(tr_loss) and math.isfinite(te_loss)):
+                if results[i].diverged_at_step is None:
+                    results[i].diverged_at_step = step
 
-    def flush_batch_losses(losses: torch.Tensor, first_step: int) -> int | None:
-        """Record per-step losses; return the first step whose loss is NaN/inf, if any."""
-        values = losses.tolist()
-        for i, value in enumerate(values):
-            s = first_step + i
-            result.rows.append((s, round(s / steps_per_epoch, 4), "batch", "loss", value))
-            if not math.isfinite(value):
-                return s
-        return None
+    def flush_batch_losses(losses: torch.Tensor, first_step: int) -> None:
+        """Record per-step losses; a member's first NaN/inf loss is where it diverged."""
+        values = losses.tolist()  # the only host sync between evaluations
+        for i in active:
+            for k, row in enumerate(values):
+                s = first_step + k
+                results[i].rows.append((s, round(s / steps_per_epoch, 4), "batch", "loss", row[i]))
+                if not math.isfinite(row[i]):
+                    results[i].diverged_at_step = s
+                    break
+
+    def stop_diverged(step: int) -> None:
+        """Members that diverged stop here: no more rows (a pack's others train on)."""
+        for i in [i for i in active if results[i].diverged_at_step is not None]:
+            results[i].steps = step
+            active.remove(i)
 
     if step == 0:
         record_eval(0)
-    torch.set_num_threads(step_threads)
-    batch_losses = torch.zeros(hp["eval_every"], device=device)
+        stop_diverged(0)
+    batch_losses = torch.zeros(hp["eval_every"], members, device=device)
     pending, pending_from = 0, step + 1
-    diverged_at = None
-    started = time.perf_counter()
     for epoch in range(first_epoch, hp["epochs"]):
-        order = torch.randperm(n, generator=shuffle).to(device)
+        if not active or step >= total_steps:
+            break
+        order = torch.stack([torch.randperm(n, generator=g) for g in shuffles]).to(device)
         for start in range(0, n, hp["batch_size"]):
             if step >= total_steps:
                 break
-            idx = order[start:start + hp["batch_size"]]
-            logits = model(train_x[idx])
-            loss = loss_fn(logits, train_y[idx])
-            objective = loss + l2_penalty(model, hp["l2"]) if hp["l2"] else loss
-            optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            optimizer.step()
-            batch_losses[pending] = loss.detach()
+            batch_losses[pending] = model.train_step(train_x, train_y,
+                                                     order[:, start:start + hp["batch_size"]])
             pending += 1
             step += 1
             if step % hp["eval_every"] == 0 or step == total_steps:
-                diverged_at = flush_batch_losses(batch_losses[:pending], pending_from)
+                flush_batch_losses(batch_losses[:pending], pending_from)
                 pending, pending_from = 0, step + 1
-                if not record_eval(step) and diverged_at is None:
-                    diverged_at = step
-                if diverged_at is not None:
+                record_eval(step)
+                stop_diverged(step)
+                if not active:
                     break
-        if diverged_at is None and pending:
+        if active and pending:
             # Flush at the epoch's end too, so a checkpoint holds every step's loss.
-            diverged_at = flush_batch_losses(batch_losses[:pending], pending_from)
+            flush_batch_losses(batch_losses[:pending], pending_from)
             pending, pending_from = 0, step + 1
-        if diverged_at is not None or step >= total_steps:
-            break
-        if checkpoint and epoch + 1 < hp["epochs"]:
-            save_atomic({"hp": hp, "seed": seed, "epoch": epoch + 1,
-                         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "shuffle": shuffle.get_state(), "cpu_rng": torch.get_rng_state(),
-                         "rows": result.rows}, checkpoint)
+            stop_diverged(step)
+        if checkpoint and active and step < total_steps:
+            _save_checkpoint(checkpoint, hp, seeds, epoch + 1, step, model, shuffles, results, active)
         log(f"epoch {epoch + 1}/{hp['epochs']} done in {time.perf_counter() - started:.1f} s")
+    for i in active:
+        results[i].steps = step
+    if checkpoint and (state is None or step > state["step"]):
+        # Finished: a job that dies before writing its outputs (e.g. in a pack's next
+        # seed) gets this run back from its checkpoint instead of training it again.
+        _save_checkpoint(checkpoint, hp, seeds, hp["epochs"], step, model, shuffles, results, [])
+    for result in results:
+        result.seconds = time.perf_counter() - started
+    return _finish(results, hp, seeds, on_divergence, say)
 
-    torch.set_num_threads(eval_threads)
-    result.steps = step
-    if diverged_at is not None:
-        result.status, result.diverged_at_step = "diverged", diverged_at
-        message = (f"run diverged: the loss became NaN or inf at step {diverged_at} "
+
+def _save_checkpoint(path, hp, seeds, epoch, step, model, shuffles, results, active) -> None:
+    save_atomic({"hp": hp, "seeds": list(seeds), "epoch": epoch, "step": step,
+                 "model": model.state_dict(),
+                 "shuffles": [g.get_state() for g in shuffles], "active": list(active),
+                 "results": [{"rows": r.rows, "diverged_at_step": r.diverged_at_step,
+                              "steps": r.steps} for r in results]}, path)
+
+
+def _finish(results, hp, seeds, on_divergence, say) -> list[RunResult]:
+    """Statuses and final values; a diverged member fails the job if on_divergence says so."""
+    for i, result in enumerate(results):
+        evals = {(split, metric): value for (_, _, split, metric, value) in result.rows
+                 if split != "batch"}
+        result.final = {f"{split}_{metric}": value for (split, metric), value in evals.items()}
+        if result.diverged_at_step is None:
+            continue
+        result.status = "diverged"
+        message = (f"run diverged: the loss became NaN or inf at step {result.diverged_at_step} "
                    f"(lr={hp['lr']}); lower the learning rate of this ablation")
         if on_divergence == "fail":
-            raise Diverged(message + " (or set on_divergence: record to keep going)")
-        log(message)
-    evals = {(split, metric): value for (s, _, split, metric, value) in result.rows
-             if split != "batch"}
-    result.final = {f"{split}_{metric}": value for (split, metric), value in evals.items()}
-    result.model = model
-    return result
+            raise Diverged(f"seed {seeds[i]}: {message} (or set on_divergence: record to keep going)")
+        say[i](message)
+    return results
