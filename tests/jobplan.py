@@ -2,9 +2,10 @@
 
 The 'Job stats' table only counts jobs per rule; incremental-rerun tests need to
 know exactly which (ablation, seeds) a train job is for, so this reads each job
-block ("rule train_seeds0_1:" ... "output: results/runs/tiny/base/seed0/metrics.csv, ..."
-... "wildcards: dataset=tiny, ablation=base"). The training rules (one per pack of
-seeds) all count as rule "train", with the pack's seeds as a wildcard "seeds" ("0,1").
+block ("rule train:" ... "output: results/runs/tiny/base/seed0/metrics.csv, ..."
+... "wildcards: dataset=tiny, ablation=base"). The training rules (`train`, or one per
+pack of seeds: train_seeds0_1, ...) all count as rule "train", with the pack's seeds
+as a wildcard "seeds" ("0,1").
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def parse_jobs(dry_run_output: str) -> set[tuple]:
     def close():
         if rule is None:
             return
-        if rule.startswith("train_"):
+        if rule == "train" or rule.startswith("train_"):
             jobs.add(("train", tuple(sorted(wildcards + (("seeds", seeds),)))))
         else:
             jobs.add((rule, wildcards))

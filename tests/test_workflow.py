@@ -15,11 +15,12 @@ RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "
 
 def test_default_config_plans_one_training_job_per_ablation(workdir):
     counts = planned_jobs(workdir)
-    assert counts["train_seeds0_4"] == 14 and train_job_count(counts) == 14
+    assert counts["train"] == 14 and train_job_count(counts) == 14
 
 
 def test_one_seed_per_job_plans_one_training_job_per_ablation_and_seed(workdir):
-    assert train_job_count(planned_jobs(workdir, "--config", "seeds_per_job=1")) == 14 * 5
+    counts = planned_jobs(workdir, "--config", "seeds_per_job=1")
+    assert train_job_count(counts) == 14 * 5 and counts["train_seed4"] == 14
 
 
 @pytest.mark.parametrize("per_job, packs", [

@@ -1,13 +1,13 @@
-# One training rule per pack of seeds (seeds_per_job): a job trains one pack of one
-# ablation and writes each seed's own outputs. (A rule's outputs cannot depend on a
-# wildcard's value, so each pack's seed list is a rule of its own: train_seeds0-4 ->
-# rule train_seeds0_4; with seeds_per_job: 1, rules train_seed0, train_seed1, ...)
+# A job trains one pack of seeds (seeds_per_job) of one ablation and writes each seed's
+# own outputs. A rule's outputs cannot depend on a wildcard's value, so each pack is a
+# rule of its own: `train` when all seeds are one pack (the default), else one rule per
+# pack named after its seeds (train_seeds0_1, train_seeds2_3, train_seed4).
 for pack in SEED_PACKS:
     label = pack_label(pack)
 
     rule:
         name:
-            "train_" + label.replace("-", "_")
+            "train" if len(SEED_PACKS) == 1 else "train_" + label.replace("-", "_")
         input:
             data="results/data/{dataset}.pt",
             code=TRAIN_CODE,
