@@ -58,28 +58,29 @@ def test_chunked_evaluation_equals_one_pass_over_everything(loss):
 
 
 def test_a_resumed_momentum_run_equals_an_uninterrupted_one(tmp_path):
-    """The optimizer's momentum buffers go through the checkpoint and come back."""
+    """The optimizer's momentum buffers go through a mid-epoch checkpoint and come back."""
     g = torch.Generator().manual_seed(0)
     data = {"train_x": torch.randint(0, 256, (120, 12), generator=g, dtype=torch.uint8),
             "train_y": torch.randint(0, 3, (120,), generator=g),
             "test_x": torch.randint(0, 256, (30, 12), generator=g, dtype=torch.uint8),
             "test_y": torch.randint(0, 3, (30,), generator=g), "scale": 1 / 255, "classes": 3}
-    setting = hp(hidden=[8], batch_size=16, epochs=3, eval_every=4, momentum=0.9, weight_decay=1e-3)
+    setting = hp(hidden=[8], batch_size=16, epochs=3, eval_every=4, momentum=0.9, weight_decay=1e-3,
+                 checkpoint_every=5)  # 8 steps an epoch: checkpoints at steps 5, 10, 15, 20
     quiet = lambda _: None  # noqa: E731
     whole = train(setting, data, 0, torch.device("cpu"), log=quiet).rows
 
     class Killed(Exception):
         pass
 
-    def die_after_first_epoch(line):
-        if line.startswith("epoch 1/3 done"):
+    def die_after_second_epoch(line):
+        if line.startswith("epoch 2/3 done"):
             raise Killed
 
     checkpoint = tmp_path / "ckpt.pt"
     with pytest.raises(Killed):
-        train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=die_after_first_epoch)
+        train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=die_after_second_epoch)
     resumed = train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=quiet)
-    assert resumed.resumed_from_epoch == 1
+    assert resumed.resumed_from_step == 15  # in the middle of the second epoch
     assert resumed.rows == whole
 
 

@@ -92,7 +92,7 @@ def test_a_diverging_member_stops_alone_and_its_mates_train_on(mnist_5k):
 
 @pytest.mark.parametrize("batched", [False, True])
 def test_a_killed_pack_resumes_from_its_checkpoints_to_the_same_curves(mnist_5k, tmp_path, batched):
-    hp = setting("dropout", epochs=2, max_steps=None, eval_every=40)
+    hp = setting("dropout", epochs=2, max_steps=None, eval_every=40, checkpoint_every=63)
     checkpoints = {"pack": tmp_path / "pack.pt", **{s: tmp_path / f"seed{s}.pt" for s in SEEDS}}
     whole = train_pack(hp, mnist_5k, SEEDS, CPU, batched=batched, log=quiet)
 
@@ -121,3 +121,40 @@ def test_on_divergence_fail_fails_the_pack_naming_the_seed(mnist_5k):
     hp = setting("maxout", lr=1e3, momentum=0.9, max_steps=20, eval_every=5)
     with pytest.raises(Diverged, match=r"seed 0: run diverged"):
         train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, on_divergence="fail", log=quiet)
+
+
+def stop_after(steps: int):
+    """should_stop for fit: true after `steps` training steps (it is asked once a step)."""
+    asked = iter(range(1, 10 ** 9))
+    return lambda: next(asked) >= steps
+
+
+@pytest.mark.parametrize("ablation", ABLATIONS)
+def test_a_run_stopped_mid_epoch_resumes_bit_for_bit(mnist_5k, tmp_path, ablation):
+    """SIGTERM at step 37 saves that step; a kill after it loses only the steps since."""
+    from mlpstudy.training import Interrupted
+    hp = setting(ablation, checkpoint_every=25, eval_every=10)  # 63 steps an epoch
+    whole = train_pack(hp, mnist_5k, [0], CPU, log=quiet)[0].rows
+    checkpoints = {0: tmp_path / "seed0.pt"}
+    with pytest.raises(Interrupted, match="stopped at step 37"):
+        train_pack(hp, mnist_5k, [0], CPU, checkpoints=checkpoints, log=quiet,
+                   should_stop=stop_after(37))
+    lines = []
+    resumed = train_pack(hp, mnist_5k, [0], CPU, checkpoints=checkpoints, log=lines.append)[0]
+    assert resumed.resumed_from_step == 37 and "seed 0: resumed from checkpoint at step 37 " \
+        "(epoch 0.59)" in lines
+    assert resumed.rows == whole
+
+
+@pytest.mark.parametrize("ablation", ["dropout", "batch_norm", "maxout"])
+def test_a_batched_pack_stopped_mid_epoch_resumes_bit_for_bit(mnist_5k, tmp_path, ablation):
+    from mlpstudy.training import Interrupted
+    hp = setting(ablation, checkpoint_every=25, eval_every=10)
+    whole = train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, log=quiet)
+    checkpoints = {"pack": tmp_path / "pack.pt"}
+    with pytest.raises(Interrupted):
+        train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, checkpoints=checkpoints, log=quiet,
+                   should_stop=stop_after(41))
+    resumed = train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, checkpoints=checkpoints, log=quiet)
+    assert [r.resumed_from_step for r in resumed] == [41] * len(SEEDS)
+    assert [r.rows for r in resumed] == [r.rows for r in whole]

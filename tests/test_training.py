@@ -106,4 +106,4 @@ def test_an_unreadable_checkpoint_is_ignored_and_the_run_starts_over(tmp_path):
                    log=lines.append)
     fresh = train(setting, random_data(), 0, torch.device("cpu"), log=lambda _: None)
     assert any("ignoring unreadable checkpoint" in line for line in lines)
-    assert result.resumed_from_epoch == 0 and result.rows == fresh.rows
+    assert result.resumed_from_step == 0 and result.rows == fresh.rows

@@ -15,6 +15,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
 import json
+import signal
 import time
 from datetime import datetime, timezone
 
@@ -24,7 +25,7 @@ from mlpstudy.checkpoints import bind_to_inputs, remove
 from mlpstudy.data import load_prepared
 from mlpstudy.devices import choose_device
 from mlpstudy.runs import metrics_csv, run_record, write_json_atomic, write_text_atomic
-from mlpstudy.training import train_pack
+from mlpstudy.training import Interrupted, train_pack
 
 sm = snakemake  # noqa: F821
 started = time.perf_counter()
@@ -41,11 +42,21 @@ log(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seeds {seeds} on {device}"
     f"{'batched' if batched else 'one seed after another'}\n"
     f"hyper-parameters: {json.dumps(hp, sort_keys=True)}")
 
-log(f"checkpoints: {', '.join(sorted(map(str, checkpoints.values())))}")
+log(f"checkpoints: {', '.join(sorted(set(map(str, checkpoints.values()))))}")
 data_sha256 = bind_to_inputs(checkpoints.values(), sm.input.data, sm.input.code, log=log)
 data = load_prepared(sm.input.data)
-results = train_pack(hp, data, seeds, device, on_divergence=sm.params.on_divergence,
-                     checkpoints=checkpoints, batched=batched, log=log)
+
+# SLURM sends SIGTERM at a time limit or preemption (then SIGKILL): save the current step
+# and exit, so the next attempt (a requeue, a retry, the same command) loses nothing.
+terminated = []
+signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+try:
+    results = train_pack(hp, data, seeds, device, on_divergence=sm.params.on_divergence,
+                         checkpoints=checkpoints, batched=batched, log=log,
+                         should_stop=lambda: bool(terminated))
+except Interrupted as exc:
+    log(f"SIGTERM: {exc}; run the study again to resume")
+    sys.exit(128 + signal.SIGTERM)
 
 job = {"dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "hparams": hp,
        "pack_seeds": seeds, "batched": batched, "device": device, "threads": sm.threads,

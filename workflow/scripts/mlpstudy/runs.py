@@ -37,7 +37,7 @@ def run_record(job: dict, seed: int, result) -> dict:
         **job, "device": str(device), "seed": seed,
         "param_count": result.param_count, "status": result.status,
         "diverged_at_step": result.diverged_at_step, "steps": result.steps,
-        "resumed_from_epoch": result.resumed_from_epoch, "final": result.final,
+        "resumed_from_step": result.resumed_from_step, "final": result.final,
         # Training time of this seed (of the whole pack when it was trained batched).
         "wall_time_s": round(result.seconds, 3),
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"

@@ -42,7 +42,7 @@ class RunResult:
     steps: int = 0
     param_count: int = 0
     final: dict = field(default_factory=dict)
-    resumed_from_epoch: int = 0
+    resumed_from_step: int = 0
     seconds: float = 0.0  # training time (of the whole pack when its seeds train batched)
     model: torch.nn.Module | None = None  # the trained model (the XOR figure draws its boundary)
 
@@ -265,7 +265,8 @@ def train(hp: dict, data: dict, seed: int, device: torch.device, *,
 
 def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
                on_divergence: str = "record", checkpoints: dict | None = None,
-               batched: bool | None = None, log: Callable[[str], None] = print) -> list[RunResult]:
+               batched: bool | None = None, log: Callable[[str], None] = print,
+               should_stop: Callable[[], bool] | None = None) -> list[RunResult]:
     """Train each of `seeds` with hyper-parameters `hp`; one RunResult per seed, in order.
 
     Batched (the default on a GPU): all seeds as one stacked model (mlpstudy.packed),
@@ -280,12 +281,12 @@ def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
         from .packed import PackedMLP
         model = PackedMLP(hp, in_features, classes, seeds, device, log=log)
         return fit(model, hp, tensors, seeds, on_divergence=on_divergence,
-                   checkpoint=checkpoints.get("pack"), log=log)
+                   checkpoint=checkpoints.get("pack"), log=log, should_stop=should_stop)
     results = []
     for seed in seeds:
         model = SingleModel(hp, in_features, classes, seed, device)
         results += fit(model, hp, tensors, [seed], on_divergence=on_divergence,
-                       checkpoint=checkpoints.get(seed), log=log)
+                       checkpoint=checkpoints.get(seed), log=log, should_stop=should_stop)
     return results
 
 
@@ -302,130 +303,178 @@ def _load_checkpoint(checkpoint, hp: dict, seeds: list, device, log) -> dict | N
 
 
 def fit(model, hp: dict, tensors: dict, seeds: list[int], *, on_divergence: str = "record",
-        checkpoint: str | Path | None = None,
-        log: Callable[[str], None] = print) -> list[RunResult]:
+        checkpoint: str | Path | None = None, log: Callable[[str], None] = print,
+        should_stop: Callable[[], bool] | None = None) -> list[RunResult]:
     """The training loop over the members of `model` (a SingleModel or a PackedMLP), one per seed.
 
     Each member has its own batch order (a CPU generator of its seed) and its own record.
     A member whose loss turns NaN/inf stops being recorded at that step; the others go on.
+    With a `checkpoint` path the loop saves its whole state every hp["checkpoint_every"]
+    steps and resumes from it; when `should_stop()` turns true (SIGTERM) it saves the
+    current step and raises Interrupted.
     """
     threads = torch.get_num_threads()  # a SingleModel switches them; the caller gets them back
     try:
-        return _fit(model, hp, tensors, seeds, on_divergence, checkpoint, log)
+        loop = _Loop(model, hp, tensors, seeds, checkpoint, log)
+        loop.run(should_stop or (lambda: False))
+        return _finish(loop.results, hp, seeds, on_divergence, loop.say)
     finally:
         torch.set_num_threads(threads)
 
 
-def _fit(model, hp, tensors, seeds, on_divergence, checkpoint, log) -> list[RunResult]:
-    train_x, train_y = tensors["train_x"], tensors["train_y"]
-    device = train_x.device
-    n, members = len(train_x), len(seeds)
-    steps_per_epoch = math.ceil(n / hp["batch_size"])
-    total_steps = hp["epochs"] * steps_per_epoch
-    if hp["max_steps"]:
-        total_steps = min(total_steps, hp["max_steps"])
-    results = [RunResult(param_count=model.param_count) for _ in seeds]
-    shuffles = [torch.Generator().manual_seed(seed) for seed in seeds]  # same order on any device
-    active = list(range(members))
-    step, first_epoch = 0, 0
-    say = [lambda line, seed=seed: log(f"seed {seed}: {line}") for seed in seeds]
-    started = time.perf_counter()
+class Interrupted(RuntimeError):
+    """Training was asked to stop (SIGTERM) and saved a checkpoint of its current step."""
 
-    state = _load_checkpoint(checkpoint, hp, seeds, device, log)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        for generator, saved in zip(shuffles, state["shuffles"]):
-            generator.set_state(saved)
-        for result, saved in zip(results, state["results"]):
+
+class _Loop:
+    """One training loop's position (epoch, step, batch order) and each member's record."""
+
+    def __init__(self, model, hp: dict, tensors: dict, seeds: list[int], checkpoint, log):
+        self.model, self.hp, self.tensors, self.seeds = model, hp, tensors, list(seeds)
+        self.checkpoint, self.log = checkpoint, log
+        self.n = len(tensors["train_x"])
+        self.steps_per_epoch = math.ceil(self.n / hp["batch_size"])
+        self.total_steps = hp["epochs"] * self.steps_per_epoch
+        if hp["max_steps"]:
+            self.total_steps = min(self.total_steps, hp["max_steps"])
+        self.results = [RunResult(param_count=model.param_count) for _ in seeds]
+        # CPU generators: the same batch order on any device.
+        self.shuffles = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.order_states = [g.get_state() for g in self.shuffles]  # before the epoch's order
+        self.active = list(range(len(seeds)))
+        self.step = self.epoch = 0
+        self.say = [lambda line, seed=seed: log(f"seed {seed}: {line}") for seed in seeds]
+        self.resumed = _load_checkpoint(checkpoint, hp, seeds, tensors["train_x"].device, log)
+        if self.resumed is not None:
+            self._resume(self.resumed)
+
+    def _resume(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        for generator, saved in zip(self.shuffles, state["shuffles"]):
+            generator.set_state(saved)  # the epoch's order is drawn again, the same
+        for result, saved in zip(self.results, state["results"]):
             result.rows = [tuple(r) for r in saved["rows"]]
             result.diverged_at_step, result.steps = saved["diverged_at_step"], saved["steps"]
-        active, first_epoch, step = list(state["active"]), state["epoch"], state["step"]
-        for i in range(members):
-            results[i].resumed_from_epoch = first_epoch
-            say[i](f"resumed from checkpoint at epoch {first_epoch} (step {step})")
+            result.resumed_from_step = state["step"]
+        self.active, self.epoch, self.step = list(state["active"]), state["epoch"], state["step"]
+        for say in self.say:
+            say(f"resumed from checkpoint at step {self.step} "
+                f"(epoch {self.step / self.steps_per_epoch:.2f})")
 
-    def record_eval(step: int) -> None:
-        """Append each active member's train/test loss and accuracy; NaN/inf marks divergence."""
-        epoch = round(step / steps_per_epoch, 4)
-        values = {split: model.evaluate(tensors[f"{split}_x"], tensors[f"{split}_y"])
-                  for split in ("train", "test")}
-        for i in active:
-            (tr_loss, tr_acc), (te_loss, te_acc) = [(v[0][i], v[1][i]) for v in values.values()]
-            results[i].rows += [(step, epoch, "train", "loss", tr_loss),
-                                (step, epoch, "train", "accuracy", tr_acc),
-                                (step, epoch, "test", "loss", te_loss),
-                                (step, epoch, "test", "accuracy", te_acc)]
-            say[i](f"step {step}/{total_steps} epoch {epoch:.2f}  train loss {tr_loss:.4f} "
-                   f"acc {tr_acc:.4f}  test loss {te_loss:.4f} acc {te_acc:.4f}")
-            if not (math.isfinite(tr_loss) and math.isfinite(te_loss)):
-                if results[i].diverged_at_step is None:
-                    results[i].diverged_at_step = step
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        started = time.perf_counter()
+        if self.step == 0:
+            self.record_eval()
+            self.stop_diverged()
+        self.batch_losses = torch.zeros(self.hp["eval_every"], len(self.seeds),
+                                        device=self.tensors["train_x"].device)
+        self.pending = 0
+        while self.active and self.step < self.total_steps and self.epoch < self.hp["epochs"]:
+            self.train_epoch(should_stop)
+            self.log(f"epoch {self.epoch}/{self.hp['epochs']} done in "
+                     f"{time.perf_counter() - started:.1f} s")
+        for i in self.active:
+            self.results[i].steps = self.step
+        if self.checkpoint and (self.resumed is None or self.step > self.resumed["step"]):
+            # Finished: a job that dies before writing its outputs (e.g. in a pack's next
+            # seed) gets this run back from its checkpoint instead of training it again.
+            self.active = []
+            self.save()
+        for result in self.results:
+            result.seconds = time.perf_counter() - started
 
-    def flush_batch_losses(losses: torch.Tensor, first_step: int) -> None:
-        """Record per-step losses; a member's first NaN/inf loss is where it diverged."""
-        values = losses.tolist()  # the only host sync between evaluations
-        for i in active:
-            for k, row in enumerate(values):
-                s = first_step + k
-                results[i].rows.append((s, round(s / steps_per_epoch, 4), "batch", "loss", row[i]))
-                if not math.isfinite(row[i]):
-                    results[i].diverged_at_step = s
-                    break
-
-    def stop_diverged(step: int) -> None:
-        """Members that diverged stop here: no more rows (a pack's others train on)."""
-        for i in [i for i in active if results[i].diverged_at_step is not None]:
-            results[i].steps = step
-            active.remove(i)
-
-    if step == 0:
-        record_eval(0)
-        stop_diverged(0)
-    batch_losses = torch.zeros(hp["eval_every"], members, device=device)
-    pending, pending_from = 0, step + 1
-    for epoch in range(first_epoch, hp["epochs"]):
-        if not active or step >= total_steps:
-            break
-        order = torch.stack([torch.randperm(n, generator=g) for g in shuffles]).to(device)
-        for start in range(0, n, hp["batch_size"]):
-            if step >= total_steps:
+    def train_epoch(self, should_stop: Callable[[], bool]) -> None:
+        hp, x, y = self.hp, self.tensors["train_x"], self.tensors["train_y"]
+        self.order_states = [g.get_state() for g in self.shuffles]
+        order = torch.stack([torch.randperm(self.n, generator=g) for g in self.shuffles])
+        order = order.to(x.device)
+        done = self.step - self.epoch * self.steps_per_epoch  # steps before a resume
+        for start in range(done * hp["batch_size"], self.n, hp["batch_size"]):
+            if self.step >= self.total_steps:
                 break
-            batch_losses[pending] = model.train_step(train_x, train_y,
-                                                     order[:, start:start + hp["batch_size"]])
-            pending += 1
-            step += 1
-            if step % hp["eval_every"] == 0 or step == total_steps:
-                flush_batch_losses(batch_losses[:pending], pending_from)
-                pending, pending_from = 0, step + 1
-                record_eval(step)
-                stop_diverged(step)
-                if not active:
+            batch = order[:, start:start + hp["batch_size"]]
+            self.batch_losses[self.pending] = self.model.train_step(x, y, batch)
+            self.pending += 1
+            self.step += 1
+            if self.step % hp["eval_every"] == 0 or self.step == self.total_steps:
+                self.flush()
+                self.record_eval()
+                self.stop_diverged()
+                if not self.active:
+                    return
+            if start + hp["batch_size"] < self.n:  # the epoch's last step: after its end
+                self.checkpoint_or_stop(should_stop)
+        # The epoch's last steps: their losses, and members that diverged among them stop.
+        self.flush()
+        self.stop_diverged()
+        self.epoch += 1
+        self.checkpoint_or_stop(should_stop)
+
+    def checkpoint_or_stop(self, should_stop: Callable[[], bool]) -> None:
+        """Every checkpoint_every steps a checkpoint; when asked to stop, one and Interrupted."""
+        if self.step >= self.total_steps or not self.active:
+            return
+        every, stop = self.hp.get("checkpoint_every"), should_stop()
+        if self.checkpoint and (stop or (every and self.step % every == 0)):
+            self.flush()
+            self.save()
+        if stop:
+            raise Interrupted(f"stopped at step {self.step}"
+                              + (f"; checkpoint {self.checkpoint} saved" if self.checkpoint else ""))
+
+    def record_eval(self) -> None:
+        """Append each active member's train/test loss and accuracy; NaN/inf marks divergence."""
+        step, tensors = self.step, self.tensors
+        epoch = round(step / self.steps_per_epoch, 4)
+        values = {split: self.model.evaluate(tensors[f"{split}_x"], tensors[f"{split}_y"])
+                  for split in ("train", "test")}
+        for i in self.active:
+            (tr_loss, tr_acc), (te_loss, te_acc) = [(v[0][i], v[1][i]) for v in values.values()]
+            self.results[i].rows += [(step, epoch, "train", "loss", tr_loss),
+                                     (step, epoch, "train", "accuracy", tr_acc),
+                                     (step, epoch, "test", "loss", te_loss),
+                                     (step, epoch, "test", "accuracy", te_acc)]
+            self.say[i](f"step {step}/{self.total_steps} epoch {epoch:.2f}  train loss "
+                        f"{tr_loss:.4f} acc {tr_acc:.4f}  test loss {te_loss:.4f} acc {te_acc:.4f}")
+            if not (math.isfinite(tr_loss) and math.isfinite(te_loss)):
+                if self.results[i].diverged_at_step is None:
+                    self.results[i].diverged_at_step = step
+
+    def flush(self) -> None:
+        """Record the pending per-step losses; a member's first NaN/inf loss is where it
+        diverged, and it records no step after it (it stops at the next evaluation or
+        epoch end, wherever this flush happened: checkpoints never change the curves)."""
+        if not self.pending:
+            return
+        values = self.batch_losses[:self.pending].tolist()  # the only host sync between evaluations
+        first_step = self.step - self.pending + 1
+        for i in self.active:
+            result = self.results[i]
+            for k, row in enumerate(values):
+                if result.diverged_at_step is not None:
                     break
-        if active and pending:
-            # Flush at the epoch's end too, so a checkpoint holds every step's loss.
-            flush_batch_losses(batch_losses[:pending], pending_from)
-            pending, pending_from = 0, step + 1
-            stop_diverged(step)
-        if checkpoint and active and step < total_steps:
-            _save_checkpoint(checkpoint, hp, seeds, epoch + 1, step, model, shuffles, results, active)
-        log(f"epoch {epoch + 1}/{hp['epochs']} done in {time.perf_counter() - started:.1f} s")
-    for i in active:
-        results[i].steps = step
-    if checkpoint and (state is None or step > state["step"]):
-        # Finished: a job that dies before writing its outputs (e.g. in a pack's next
-        # seed) gets this run back from its checkpoint instead of training it again.
-        _save_checkpoint(checkpoint, hp, seeds, hp["epochs"], step, model, shuffles, results, [])
-    for result in results:
-        result.seconds = time.perf_counter() - started
-    return _finish(results, hp, seeds, on_divergence, say)
+                s = first_step + k
+                result.rows.append((s, round(s / self.steps_per_epoch, 4), "batch", "loss", row[i]))
+                if not math.isfinite(row[i]):
+                    result.diverged_at_step = s
+        self.pending = 0
 
+    def stop_diverged(self) -> None:
+        """Members that diverged stop here: no more rows (a pack's others train on)."""
+        for i in [i for i in self.active if self.results[i].diverged_at_step is not None]:
+            self.results[i].steps = self.step
+            self.active.remove(i)
 
-def _save_checkpoint(path, hp, seeds, epoch, step, model, shuffles, results, active) -> None:
-    save_atomic({"hp": hp, "seeds": list(seeds), "epoch": epoch, "step": step,
-                 "model": model.state_dict(),
-                 "shuffles": [g.get_state() for g in shuffles], "active": list(active),
-                 "results": [{"rows": r.rows, "diverged_at_step": r.diverged_at_step,
-                              "steps": r.steps} for r in results]}, path)
+    def save(self) -> None:
+        """The whole state. Mid-epoch, the batch order is saved as the generators' states
+        before it was drawn (a resume draws it again); between epochs, as they are now."""
+        between_epochs = self.step == self.epoch * self.steps_per_epoch
+        shuffles = [g.get_state() for g in self.shuffles] if between_epochs else self.order_states
+        save_atomic({"hp": self.hp, "seeds": self.seeds, "epoch": self.epoch, "step": self.step,
+                     "model": self.model.state_dict(), "shuffles": shuffles,
+                     "active": list(self.active),
+                     "results": [{"rows": r.rows, "diverged_at_step": r.diverged_at_step,
+                                  "steps": r.steps} for r in self.results]}, self.checkpoint)
 
 
 def _finish(results, hp, seeds, on_divergence, say) -> list[RunResult]:
