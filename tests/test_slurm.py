@@ -86,6 +86,15 @@ def sacct_rows(job_ids: list[str], fields: str) -> list[dict[str, str]]:
         time.sleep(1)
 
 
+def local_twin(workdir: Path, local: Path) -> Path:
+    """The same workflow, config and data in another directory, with no results yet."""
+    local.mkdir()
+    for item in ("Snakefile", "workflow", "config"):
+        copy = shutil.copytree if (workdir / item).is_dir() else shutil.copy2
+        copy(workdir / item, local / item)
+    return local
+
+
 def run_json(workdir: Path, ablation: str, seed: int = 0) -> dict:
     return json.loads((workdir / f"results/runs/tiny/{ablation}/seed{seed}/run.json").read_text())
 
@@ -98,11 +107,7 @@ def test_tiny_study_on_slurm_trains_each_pack_in_one_allocation_and_equals_a_loc
     ablations = {"base": {"description": "baseline"}, "gelu": {"activation": "gelu"}}
     seeds = (0, 1, 2)
     tiny_config(workdir, ablations=ablations, seeds=seeds, device="cpu")
-    local = tmp_path / "local"  # same workflow, config and data; no results yet
-    local.mkdir()
-    for item in ("Snakefile", "workflow", "config"):
-        copy = shutil.copytree if (workdir / item).is_dir() else shutil.copy2
-        copy(workdir / item, local / item)
+    local = local_twin(workdir, tmp_path / "local")
     use_test_account(workdir)
 
     t0 = time.monotonic()
@@ -180,11 +185,7 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_with_identical_metr
     from conftest import write_tiny_idx_dataset
     tiny_config(workdir, ablations=REQUEUE_ABLATION, seeds=(0,), device="cpu")
     write_tiny_idx_dataset(workdir / "tiny-data", n_train=4096)
-    local = tmp_path / "local"  # same workflow, config and data; no results yet
-    local.mkdir()
-    for item in ("Snakefile", "workflow", "config"):
-        copy = shutil.copytree if (workdir / item).is_dir() else shutil.copy2
-        copy(workdir / item, local / item)
+    local = local_twin(workdir, tmp_path / "local")
     use_test_account(workdir)
     run, log = "results/runs/tiny/long/seed0/metrics.csv", workdir / "results/logs/train/tiny/long/seed0.log"
 
