@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from conftest import REPO
 from mlpstudy.config import hparam_defaults
 from mlpstudy.models import build_mlp
-from mlpstudy.training import SGD, criterion, evaluate, train
+from mlpstudy.speed import SGD, evaluate
+from mlpstudy.training import criterion, train
 
 
 def hp(**changes):
@@ -116,7 +117,7 @@ def test_a_training_job_on_mnist_sized_data_stays_under_1_gib_without_dynamo():
 @pytest.mark.parametrize("changes", [{}, {"activation": "gelu"}, {"activation": "maxout"},
                                      {"batch_norm": True, "dropout": 0.2}, {"hidden": [64, 32]}])
 def test_inference_forward_computes_the_models_eval_forward(changes):
-    from mlpstudy.training import inference_forward
+    from mlpstudy.speed import inference_forward
     torch.manual_seed(2)
     model = build_mlp(hp(**{"hidden": [48], **changes}), 30, 5)
     model(torch.rand(64, 30)).sum().backward()  # batch-norm statistics move off their defaults

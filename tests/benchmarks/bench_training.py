@@ -153,7 +153,7 @@ def matmul_peak(device: torch.device, repeats: int) -> float:
     torch.mm (MKL on a CPU), and on a CPU also oneDNN's linear, which the project's
     evaluation uses: the peak is the better of the two, so the fraction is not flattered.
     """
-    from mlpstudy.training import ONEDNN
+    from mlpstudy.speed import ONEDNN
     sizes = (4096, 8192) if device.type == "cuda" else (2048, 3072, 4096)
     best = 0.0
     for n in sizes:

@@ -30,7 +30,7 @@ PACKAGE = Path(os.path.relpath(SCRIPTS / "mlpstudy"))
 # The modules a training job runs: editing any of them reruns every training job.
 TRAIN_CODE = [str(PACKAGE / f"{m}.py") for m in
               ("__init__", "checkpoints", "data", "devices", "files", "models", "packed", "runs",
-               "training")]
+               "speed", "training")]
 GPU_REQUEST = gpu_request(STUDY["device"])
 # The seeds of each training job (seeds_per_job), and the name of each pack in files.
 SEED_PACKS = study_config.seed_packs(STUDY)

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import Maxout, SeededDropout, build_mlp, count_parameters, dropout_noise
-from .training import SGD, criterion, dropout_generator
+from .speed import SGD
+from .training import criterion, dropout_generator
 
 # Eager steps before the CUDA graph is captured: they are real training steps, and
 # let the optimizer create its momentum buffers outside the graph.
