@@ -126,3 +126,8 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
         elif in_table and parts and parts[0] == "total":
             break
     return counts
+
+
+def train_job_count(counts: dict[str, int]) -> int:
+    """Training jobs in a planned_jobs() table: rule train, or the rules train_<pack> together."""
+    return sum(n for rule, n in counts.items() if rule == "train" or rule.startswith("train_"))

@@ -44,7 +44,7 @@ def write_run(root: Path, dataset: str, ablation: str, seed: int, test_acc: floa
     run = {"dataset": dataset, "ablation": ablation, "seed": seed, "hparams": {"lr": 0.1},
            "param_count": param_count, "status": status,
            "diverged_at_step": None if status == "ok" else last, "steps": last,
-           "resumed_from_epoch": 0, "final": final, "device": "cpu", "device_name": "x86_64",
+           "resumed_from_step": 0, "final": final, "device": "cpu", "device_name": "x86_64",
            "threads": 1, "started_at": "2026-01-01T00:00:00+00:00", "wall_time_s": 1.5,
            "python_version": "3.11.7", "torch_version": "2.14.1",
            "torchvision_version": "0.29.1", "dataset_sha256": "ab" * 32,

@@ -61,20 +61,24 @@ def edit_config(workdir, change):
 
 
 def planned(workdir, *args):
-    """(rule, dataset, ablation, seed) of every job a dry run plans, `all` left out."""
+    """(rule, dataset, ablation, seeds) of every job a dry run plans, `all` left out; seeds
+    of a train job as "0,1" (the seeds of its pack)."""
     jobs = set()
     for rule, wildcards in parse_jobs(run_snakemake(workdir, "-n", *args).stdout):
         w = dict(wildcards)
         if rule != "all":
-            jobs.add((rule, w.get("dataset"), w.get("ablation"), w.get("seed")))
+            jobs.add((rule, w.get("dataset"), w.get("ablation"), w.get("seeds")))
     return jobs
+
+
+PACK = ",".join(map(str, SEEDS))  # the default: all seeds in one training job
 
 
 def dataset_jobs(dataset):
     """Every job that exists for `dataset` alone."""
     return ({("prepare_dataset", dataset, None, None), ("aggregate", dataset, None, None),
              ("figures", dataset, None, None)}
-            | {("train", dataset, a, str(s)) for a in EVERY_ABLATION for s in SEEDS})
+            | {("train", dataset, a, PACK) for a in EVERY_ABLATION})
 
 
 STUDY_WIDE = {("combine", None, None, None), ("claims", None, None, None),
@@ -118,6 +122,6 @@ def test_adding_a_sweep_value_runs_only_the_new_ablation_on_each_dataset(done):
     edit_config(done, lambda c: c["sweeps"]["lr"]["values"]["lr"].append(0.2))
     jobs = planned(done)
     assert {j for j in jobs if j[0] == "train"} == {
-        ("train", d, "base_lr0p2", str(s)) for d in ("tiny", "tiny2") for s in SEEDS}
+        ("train", d, "base_lr0p2", PACK) for d in ("tiny", "tiny2")}
     assert {j[0] for j in jobs} == {"train", "aggregate", "figures", "combine", "claims",
                                     "summary"}

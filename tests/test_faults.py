@@ -1,5 +1,5 @@
-"""Faults through the real snakemake CLI: a hard kill mid-training, divergence as a
-failure, and a failing job under --keep-going."""
+"""Faults through the real snakemake CLI: a hard kill mid-training, SIGTERM (a time
+limit), divergence as a failure, and a failing job under --keep-going."""
 import json
 import os
 import signal
@@ -11,17 +11,20 @@ import pytest
 from conftest import copy_workflow, run_snakemake, tiny_config, write_tiny_idx_dataset
 from jobplan import parse_jobs, train_jobs
 
-# Slow enough to be caught between epochs (about 0.1-0.4 s per epoch on a busy core),
-# with dropout so that resuming must also restore the random number generator.
-LONG = {"long": {"hidden": [256, 256], "batch_size": 4, "epochs": 20, "eval_every": 32,
-                 "max_steps": None, "lr": 0.02, "dropout": 0.1}}
+# 1024 steps an epoch (about 1 s or more on a busy core), a checkpoint every 64: slow
+# enough to be caught in the middle of the first epoch; with dropout and batch norm so
+# that resuming must also restore the dropout generator and the running statistics.
+LONG = {"long": {"hidden": [256, 256], "batch_size": 4, "epochs": 3, "eval_every": 32,
+                 "checkpoint_every": 64, "max_steps": None, "lr": 0.02, "dropout": 0.1,
+                 "batch_norm": True}}
+STEPS_PER_EPOCH = 1024
 LONG_RUN = "results/runs/tiny/long/seed0"
 LONG_LOG = "results/logs/train/tiny/long/seed0.log"
 
 
 def long_study(workdir):
     tiny_config(workdir, ablations=LONG, seeds=(0,))
-    write_tiny_idx_dataset(workdir / "tiny-data", n_train=512)
+    write_tiny_idx_dataset(workdir / "tiny-data", n_train=4 * STEPS_PER_EPOCH)
 
 
 def start_snakemake(workdir, *args):
@@ -42,14 +45,15 @@ def wait_for_line(path, text, proc, timeout=240):
     pytest.fail(f"{text!r} did not appear in {path} within {timeout} s")
 
 
-def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_metrics(workdir, tmp_path):
+def test_sigkill_in_the_first_epoch_resumes_from_the_last_checkpoint_with_identical_metrics(
+        workdir, tmp_path):
     reference = copy_workflow(tmp_path / "reference")
     long_study(reference)
     long_study(workdir)
     # The uninterrupted run goes on beside the one that gets killed.
     uninterrupted = start_snakemake(reference, f"{LONG_RUN}/metrics.csv")
     killed = start_snakemake(workdir)  # the README's command
-    wait_for_line(workdir / LONG_LOG, "epoch 2/20 done", killed)
+    wait_for_line(workdir / LONG_LOG, "seed 0: step 256/", killed)  # checkpoints at 64 .. 256
     os.killpg(killed.pid, signal.SIGKILL)  # snakemake, the job and everything they started
     killed.wait()
 
@@ -74,12 +78,43 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_metrics
     run_snakemake(workdir)  # the README's command again: resumes and finishes the study
 
     log = (workdir / LONG_LOG).read_text()
-    epoch = json.loads((run_dir / "run.json").read_text())["resumed_from_epoch"]
-    assert epoch >= 2 and f"resumed from checkpoint at epoch {epoch}" in log
+    step = json.loads((run_dir / "run.json").read_text())["resumed_from_step"]
+    assert 256 <= step < STEPS_PER_EPOCH and step % 64 == 0, step  # mid first epoch
+    assert f"resumed from checkpoint at step {step} " in log
     assert not (workdir / "results/checkpoints/tiny/long/seed0.pt").exists()
     assert (workdir / "results/summary.html").is_file()
     assert uninterrupted.wait(timeout=300) == 0
     assert (run_dir / "metrics.csv").read_bytes() == (reference / LONG_RUN / "metrics.csv").read_bytes()
+
+
+def test_sigterm_saves_the_current_step_and_exits_non_zero_then_the_rerun_resumes(workdir, tmp_path):
+    """What SLURM does at a time limit: SIGTERM, then SIGKILL after a grace period."""
+    reference = copy_workflow(tmp_path / "reference")
+    long_study(reference)
+    long_study(workdir)
+    uninterrupted = start_snakemake(reference, f"{LONG_RUN}/metrics.csv")
+    running = start_snakemake(workdir, f"{LONG_RUN}/metrics.csv")
+    wait_for_line(workdir / LONG_LOG, "seed 0: step 96/", running)
+    (pid,) = [int(p) for p in subprocess.run(
+        ["pgrep", "-f", f"{workdir}/.snakemake/scripts/.*train.py"],
+        capture_output=True, text=True).stdout.split()]
+    os.kill(pid, signal.SIGTERM)
+    sent = time.monotonic()
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() - sent < 30:
+        time.sleep(0.02)
+    exited_after = time.monotonic() - sent
+    assert running.wait(timeout=60) != 0  # the job failed: Snakemake stops
+    assert exited_after < 5, f"the training job took {exited_after:.1f} s to stop"
+    last = (workdir / LONG_LOG).read_text().splitlines()[-1]
+    stopped_at = int(last.split("stopped at step ")[1].split(";")[0])
+    assert last.startswith("SIGTERM: ") and "checkpoint" in last and stopped_at >= 96
+    assert (workdir / "results/checkpoints/tiny/long/seed0.pt").is_file()
+
+    run_snakemake(workdir, f"{LONG_RUN}/metrics.csv")  # the next attempt
+    assert f"resumed from checkpoint at step {stopped_at} " in (workdir / LONG_LOG).read_text()
+    assert uninterrupted.wait(timeout=300) == 0
+    assert (workdir / LONG_RUN / "metrics.csv").read_bytes() == \
+        (reference / LONG_RUN / "metrics.csv").read_bytes()
 
 
 def test_on_divergence_fail_fails_the_job_and_its_log_says_why(workdir):
@@ -126,7 +161,8 @@ def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
     from mlpstudy.data import load_idx_dir
     from mlpstudy.training import train
 
-    config = tiny_config(workdir, ablations={"base": {"epochs": 3, "max_steps": None}}, seeds=(0,))
+    config = tiny_config(workdir, ablations={"base": {"epochs": 3, "max_steps": None,
+                                                      "checkpoint_every": 4}}, seeds=(0,))
     checkpoint = workdir / "results/checkpoints/tiny/base/seed0.pt"
 
     def die_after_first_epoch(line):
@@ -144,5 +180,5 @@ def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
     log = (workdir / "results/logs/train/tiny/base/seed0.log").read_text()
     assert "discarding the checkpoint" in log and "resumed from checkpoint" not in log
     run = json.loads((workdir / "results/runs/tiny/base/seed0/run.json").read_text())
-    assert run["resumed_from_epoch"] == 0 and run["steps"] == 24
+    assert run["resumed_from_step"] == 0 and run["steps"] == 24
     assert not checkpoint.exists() and not checkpoint.with_name("seed0.pt.inputs").exists()

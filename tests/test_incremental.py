@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import copy_workflow, run_snakemake, tiny_config
-from jobplan import planned, rules, train_jobs
+from jobplan import planned, rules, train_jobs, train_packs
 
 ABLATIONS = {
     "base": {"description": "baseline"},
@@ -80,10 +80,19 @@ def test_editing_one_ablations_hyper_parameter_reruns_exactly_its_seeds(done):
     assert rules(jobs) == {"train"} | REPORT
 
 
-def test_adding_a_seed_runs_only_the_new_seeds_jobs(done):
+def test_adding_a_seed_reruns_the_pack_it_lands_in(done):
+    # By default an ablation's seeds are one pack: seed 2 joins it.
     edit_config(done, lambda c: c["seeds"].append(2))
     jobs = planned(done)
-    assert train_jobs(jobs) == {(a, 2) for a in ABLATIONS}
+    assert train_packs(jobs) == {(a, (0, 1, 2)) for a in ABLATIONS}
+    assert rules(jobs) == {"train"} | REPORT
+
+
+def test_with_fixed_chunks_adding_a_seed_runs_only_the_chunk_it_lands_in(done):
+    # Chunks of 2: (0, 1) is complete and unchanged, seed 2 starts a chunk of its own.
+    edit_config(done, lambda c: c.update(seeds=[0, 1, 2], seeds_per_job=2))
+    jobs = planned(done)
+    assert train_packs(jobs) == {(a, (2,)) for a in ABLATIONS}
     assert rules(jobs) == {"train"} | REPORT
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -85,42 +86,56 @@ def sacct_rows(job_ids: list[str], fields: str) -> list[dict[str, str]]:
         time.sleep(1)
 
 
-def run_json(workdir: Path, ablation: str, seed: int = 0) -> dict:
-    return json.loads((workdir / f"results/runs/tiny/{ablation}/seed{seed}/run.json").read_text())
-
-
-def test_tiny_study_on_slurm_equals_a_local_run(workdir, tmp_path):
-    """Every job of the default target runs as a SLURM job and completes; the training
-    curves are byte-identical to a local run of the same config on the CPU."""
-    ablations = {"base": {"description": "baseline"}, "gelu": {"activation": "gelu"}}
-    tiny_config(workdir, ablations=ablations, seeds=(0,), device="cpu")
-    local = tmp_path / "local"  # same workflow, config and data; no results yet
+def local_twin(workdir: Path, local: Path) -> Path:
+    """The same workflow, config and data in another directory, with no results yet."""
     local.mkdir()
     for item in ("Snakefile", "workflow", "config"):
         copy = shutil.copytree if (workdir / item).is_dir() else shutil.copy2
         copy(workdir / item, local / item)
+    return local
+
+
+def run_json(workdir: Path, ablation: str, seed: int = 0) -> dict:
+    return json.loads((workdir / f"results/runs/tiny/{ablation}/seed{seed}/run.json").read_text())
+
+
+def test_tiny_study_on_slurm_trains_each_pack_in_one_allocation_and_equals_a_local_run(
+        workdir, tmp_path):
+    """Every job of the default target runs as a SLURM job and completes; training takes
+    one allocation per ablation (its seeds packed, sacct counts them); the curves are
+    byte-identical to a local run on the CPU with one job per seed."""
+    ablations = {"base": {"description": "baseline"}, "gelu": {"activation": "gelu"}}
+    seeds = (0, 1, 2)
+    tiny_config(workdir, ablations=ablations, seeds=seeds, device="cpu")
+    local = local_twin(workdir, tmp_path / "local")
     use_test_account(workdir)
 
     t0 = time.monotonic()
     out = run_snakemake(workdir, *TEST_OPTIONS, timeout=480).stdout
     print(f"SLURM run of the tiny study: {time.monotonic() - t0:.0f} s")
     jobs = submitted_jobs(out)
-    assert len(jobs.get("train", [])) == 2, out[-3000:]
+    assert "train" in jobs, out[-3000:]
     all_ids = [i for ids in jobs.values() for i in ids]
-    rows = sacct_rows(all_ids, "JobID,State,Account")
+    rows = sacct_rows(all_ids, "JobID,JobName,State,Account")
     assert sorted(r["JobID"] for r in rows) == sorted(all_ids)
     assert {(r["State"], r["Account"]) for r in rows} == {("COMPLETED", ACCOUNT)}
+    # The allocations that trained the study's 6 runs, as the cluster's accounting has them.
+    train_ids = set(jobs["train"])
+    assert len([r for r in rows if r["JobID"] in train_ids]) == len(ablations)
     assert planned_jobs(workdir) == {}, "the SLURM run left part of the study undone"
 
-    targets = [f"results/runs/tiny/{a}/seed0/{f}" for a in ablations for f in ("metrics.csv", "run.json")]
-    run_snakemake(local, *targets, timeout=300)
+    targets = [f"results/runs/tiny/{a}/seed{s}/{f}" for a in ablations for s in seeds
+               for f in ("metrics.csv", "run.json")]
+    run_snakemake(local, "--config", "seeds_per_job=1", "--", *targets, timeout=300)
     for ablation in ablations:
-        path = f"results/runs/tiny/{ablation}/seed0/metrics.csv"
-        assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
-        on_slurm, here = run_json(workdir, ablation), run_json(local, ablation)
-        assert on_slurm["status"] == "ok" and on_slurm["device"] == "cpu" and on_slurm["threads"] == 1
-        for key in ("final", "param_count", "hparams", "steps", "device", "dataset_sha256"):
-            assert on_slurm[key] == here[key], key
+        for seed in seeds:
+            path = f"results/runs/tiny/{ablation}/seed{seed}/metrics.csv"
+            assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
+            on_slurm, here = run_json(workdir, ablation, seed), run_json(local, ablation, seed)
+            assert on_slurm["status"] == "ok" and on_slurm["device"] == "cpu"
+            assert on_slurm["threads"] == 1 and on_slurm["pack_seeds"] == list(seeds)
+            for key in ("final", "param_count", "hparams", "steps", "device", "dataset_sha256"):
+                assert on_slurm[key] == here[key], key
 
 
 def _node_cpus() -> int:
@@ -154,3 +169,54 @@ def test_gpu_training_job_requests_a_gpu_and_still_runs_on_cpu(workdir):
     run = run_json(workdir, "base")
     assert run["status"] == "ok" and run["threads"] == threads
     assert run["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+# A training job slow enough to be requeued mid-run: 1024 steps an epoch, a checkpoint
+# every 64, dropout and batch norm (so the resume must restore generators and statistics).
+REQUEUE_ABLATION = {"long": {"hidden": [256, 256], "batch_size": 4, "epochs": 2, "eval_every": 32,
+                             "checkpoint_every": 64, "max_steps": None, "lr": 0.02,
+                             "dropout": 0.1, "batch_norm": True}}
+
+
+def test_a_requeued_training_job_resumes_from_its_checkpoint_with_identical_metrics(workdir, tmp_path):
+    """`scontrol requeue` of a running training job (what preemption does): SLURM stops it
+    with SIGTERM, queues it again, and the next run resumes from the checkpoint; the study
+    finishes with metrics byte-identical to a local run, and nothing counts as failed."""
+    from conftest import write_tiny_idx_dataset
+    tiny_config(workdir, ablations=REQUEUE_ABLATION, seeds=(0,), device="cpu")
+    write_tiny_idx_dataset(workdir / "tiny-data", n_train=4096)
+    local = local_twin(workdir, tmp_path / "local")
+    use_test_account(workdir)
+    run, log = "results/runs/tiny/long/seed0/metrics.csv", workdir / "results/logs/train/tiny/long/seed0.log"
+
+    output = open(tmp_path / "snakemake.out", "w")
+    proc = subprocess.Popen(["snakemake", "--cores", "2", *TEST_OPTIONS, run], cwd=workdir,
+                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (log.exists() and "seed 0: step 256/" in log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "snakemake.out").read_text()[-3000:]
+            time.sleep(0.1)
+        (job_id,) = submitted_jobs((tmp_path / "snakemake.out").read_text())["train"]
+        requeue = _run("scontrol", "requeue", job_id)
+        assert requeue.returncode == 0, requeue.stderr
+        # SLURM holds a requeued job back for a while (BeginTime); the test need not wait.
+        while _run("squeue", "-h", "-j", job_id, "-o", "%T").stdout.strip() != "PENDING":
+            assert time.monotonic() < deadline + 60, "the requeued job never went back to the queue"
+            time.sleep(0.2)
+        _run("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+        assert proc.wait(timeout=420) == 0, (tmp_path / "snakemake.out").read_text()[-4000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+    text = log.read_text()
+    assert "resumed from checkpoint at step " in text, text[-2000:]
+    # the step SIGTERM saved, or the last checkpoint before it: never from the start
+    assert int(text.split("resumed from checkpoint at step ")[1].split()[0]) >= 256
+    history = _run("sacct", "-X", "-n", "-P", "--duplicates", "-j", job_id, "-o", "State").stdout
+    assert history.split() == ["REQUEUED", "COMPLETED"], history  # one allocation, run twice
+
+    run_snakemake(local, run, timeout=300)
+    assert (workdir / run).read_bytes() == (local / run).read_bytes()

@@ -5,16 +5,35 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import planned_jobs, run_snakemake, tiny_config
+from conftest import planned_jobs, run_snakemake, tiny_config, train_job_count
+from jobplan import planned, train_packs
 
 RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "steps", "final",
             "device", "threads", "wall_time_s", "torch_version", "torchvision_version",
             "python_version", "dataset_sha256", "diverged_at_step"}
 
 
-def test_default_config_plans_one_training_job_per_ablation_and_seed(workdir):
-    # the report's 14 ablations and the lr sweep's 2 x 5 points, 5 seeds each
-    assert planned_jobs(workdir)["train"] == (14 + 10) * 5
+def test_default_config_plans_one_training_job_per_ablation(workdir):
+    # the report's 14 ablations and the lr sweep's 2 x 5 points, all 5 seeds in one job each
+    counts = planned_jobs(workdir)
+    assert counts["train"] == 14 + 10 and train_job_count(counts) == 14 + 10
+
+
+def test_one_seed_per_job_plans_one_training_job_per_ablation_and_seed(workdir):
+    counts = planned_jobs(workdir, "--config", "seeds_per_job=1")
+    assert train_job_count(counts) == (14 + 10) * 5 and counts["train_seed4"] == 14 + 10
+
+
+@pytest.mark.parametrize("per_job, packs", [
+    (None, [(0, 1, 2, 3, 4)]),
+    (1, [(0,), (1,), (2,), (3,), (4,)]),
+    (2, [(0, 1), (2, 3), (4,)]),
+    (3, [(0, 1, 2), (3, 4)]),
+])
+def test_seeds_are_packed_in_fixed_chunks_in_the_listed_order(workdir, per_job, packs):
+    tiny_config(workdir, ablations={"base": {}, "wide": {"hidden": [64]}}, seeds=(0, 1, 2, 3, 4),
+                seeds_per_job=per_job)
+    assert train_packs(planned(workdir)) == {(a, p) for a in ("base", "wide") for p in packs}
 
 
 def test_dataset_can_be_chosen_on_the_command_line(workdir):
@@ -31,8 +50,9 @@ def test_several_datasets_can_be_chosen_on_the_command_line(workdir):
         assert f"results/figures/{dataset}/sweep_lr.png" in out
     assert "results/runs/xor/xor/seed0/run.json" in out  # XOR keeps its own dataset
     assert "results/runs/mnist/" not in out and "results/runs/mnist-5k/xor/" not in out
+    # one job per (dataset, ablation): 23 ablations on each of the two, xor on its own
     assert planned_jobs(workdir, "--config", "datasets=[fashion-mnist,mnist-5k]")["train"] == \
-        (2 * (14 - 1 + 10) + 1) * 5
+        2 * (14 - 1 + 10) + 1
 
 
 def test_tiny_study_end_to_end(workdir):
@@ -54,9 +74,11 @@ def test_tiny_study_end_to_end(workdir):
             expected_params = {"base": 784 * 32 + 32 + 32 * 4 + 4, "gelu": 784 * 32 + 32 + 32 * 4 + 4,
                                "maxout": 784 * 32 + 32 + (32 * 32 + 32) * 2 + 32 * 4 + 4}
             assert run["param_count"] == expected_params[ablation]
-            log = workdir / "results" / "logs" / "train" / "tiny" / ablation / f"seed{seed}.log"
-            assert "step 6/6" in log.read_text()
-            bench = workdir / "results" / "benchmarks" / "train" / "tiny" / ablation / f"seed{seed}.tsv"
+            assert run["pack_seeds"] == [0, 1] and run["batched"] is False
+            # One job per pack: its log and benchmark are named after the pack's seeds.
+            log = workdir / "results" / "logs" / "train" / "tiny" / ablation / "seeds0-1.log"
+            assert f"seed {seed}: step 6/6" in log.read_text()
+            bench = workdir / "results" / "benchmarks" / "train" / "tiny" / ablation / "seeds0-1.tsv"
             assert "max_rss" in bench.read_text()
     # Nothing left to do afterwards.
     assert "Nothing to be done" in run_snakemake(workdir, "-n").stdout

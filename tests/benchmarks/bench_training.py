@@ -153,7 +153,7 @@ def matmul_peak(device: torch.device, repeats: int) -> float:
     torch.mm (MKL on a CPU), and on a CPU also oneDNN's linear, which the project's
     evaluation uses: the peak is the better of the two, so the fraction is not flattered.
     """
-    from mlpstudy.training import ONEDNN
+    from mlpstudy.speed import ONEDNN
     sizes = (4096, 8192) if device.type == "cuda" else (2048, 3072, 4096)
     best = 0.0
     for n in sizes:
@@ -176,13 +176,16 @@ def matmul_peak(device: torch.device, repeats: int) -> float:
 
 # ---------------------------------------------------------------- the two implementations
 
-def project_run(prepared: Path, hp: dict, device: torch.device, seed: int = 0) -> dict:
+def project_run(prepared: Path, hp: dict, device: torch.device, seed: int = 0,
+                checkpoint: Path | None = None) -> dict:
     """The project's path, from the prepared tensor file to the final numbers."""
     from mlpstudy.data import load_prepared
     sync(device)
     start = time.perf_counter()
     data = load_prepared(prepared)
-    result = train(hp, data, seed, device, log=lambda _: None)
+    result = train(hp, data, seed, device, log=lambda _: None, checkpoint=checkpoint)
+    if checkpoint:
+        checkpoint.unlink()  # the finished run's checkpoint: the next repeat starts afresh
     sync(device)
     wall = time.perf_counter() - start
     evals = len({r[0] for r in result.rows if r[2] == "test"})
@@ -359,6 +362,24 @@ def workflow_overhead(tmp: Path, idx_dir: Path, real: bool, ablations: list[str]
             "max_rss_bytes": rss}
 
 
+def checkpoint_overhead(prepared: Path, hp: dict, device, tmp: Path, repeats: int) -> dict:
+    """A base run without and with checkpoints (every hp["checkpoint_every"] steps), interleaved."""
+    print(f"\n== checkpoints every {hp['checkpoint_every']} steps ({load()})", flush=True)
+    plain, saved = [], []
+    for _ in range(repeats):
+        run = project_run(prepared, hp, device)
+        plain.append(run["wall_s"])
+        saved.append(project_run(prepared, hp, device, checkpoint=tmp / "ckpt.pt")["wall_s"])
+    total = run["steps"]
+    saves = (total - 1) // hp["checkpoint_every"] + 1  # every N steps, and once finished
+    overhead = min(saved) / min(plain) - 1
+    print(f"without: {min(plain):.2f} s, with: {min(saved):.2f} s -> overhead {overhead:+.1%} "
+          f"({saves} saves); a kill redoes at most {hp['checkpoint_every'] - 1} of {total} steps "
+          f"({load()})", flush=True)
+    return {"every": hp["checkpoint_every"], "without_s": plain, "with_s": saved,
+            "overhead": overhead, "saves": saves, "steps": total}
+
+
 # ---------------------------------------------------------------- main
 
 def compare(name: str, hp: dict, prepared: Path, root: Path, device, peak: float, args) -> dict:
@@ -394,8 +415,9 @@ def main() -> None:
                              "(0: full run, about 48 evaluations)")
     parser.add_argument("--wide-reference-evals", type=int, default=3,
                         help="the same for the hidden-2048 reference")
-    parser.add_argument("--parts", default="base,wide,workflow",
-                        help="comma-separated subset of base, wide (hidden 2048), workflow")
+    parser.add_argument("--parts", default="base,wide,workflow,checkpoint",
+                        help="comma-separated subset of base, wide (hidden 2048), workflow, "
+                             "checkpoint (a base run with and without checkpoints)")
     parser.add_argument("--workflow-ablations", default="base,hidden_24")
     parser.add_argument("--workflow-seeds", default="0,1")
     parser.add_argument("--json", type=Path, help="also write all numbers here")
@@ -437,6 +459,9 @@ def main() -> None:
         for key in ("base", "hidden_2048"):
             if key in results:
                 results[key]["fraction_of_peak"] = results[key]["achieved_flop_s"] / peak
+        if "checkpoint" in parts:
+            results["checkpoint"] = checkpoint_overhead(prepared, base_hp, device, tmp,
+                                                        max(2, args.repeats))
         if "workflow" in parts:
             print(f"\n== workflow overhead ({load()})", flush=True)
             results["workflow"] = workflow_overhead(

@@ -29,15 +29,18 @@ if workflow.is_main_process:
 PACKAGE = Path(os.path.relpath(SCRIPTS / "mlpstudy"))
 # The modules a training job runs: editing any of them reruns every training job.
 TRAIN_CODE = [str(PACKAGE / f"{m}.py") for m in
-              ("__init__", "data", "devices", "files", "models", "runs", "training")]
+              ("__init__", "checkpoints", "data", "devices", "files", "models", "packed", "runs",
+               "speed", "training")]
 GPU_REQUEST = gpu_request(STUDY["device"])
-RUN_DIR = "results/runs/{dataset}/{ablation}/seed{seed}"
+# The seeds of each training job (seeds_per_job), and the name of each pack in files.
+SEED_PACKS = study_config.seed_packs(STUDY)
+PACK_OF_SEED = {seed: pack for pack in SEED_PACKS for seed in pack}
+pack_label = study_config.pack_label
 
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     ablation=r"[A-Za-z0-9_-]+",
-    seed=r"\d+",
 
 
 def study_runs(dataset=None):
@@ -51,8 +54,7 @@ def study_runs(dataset=None):
 
 
 def all_runs():
-    return [f"results/runs/{d}/{a}/seed{s}/{name}"
-            for d, a, s in study_runs() for name in ("metrics.csv", "run.json")]
+    return [run_file(d, a, s, name) for d, a, s in study_runs() for name in ("metrics.csv", "run.json")]
 
 
 def get_hparams(wildcards):
@@ -63,6 +65,33 @@ def get_hparams(wildcards):
         raise WorkflowError(f"ablation {wildcards.ablation!r} runs on {', '.join(expected)}, "
                             f"not {wildcards.dataset!r}")
     return study_config.hparams(STUDY, wildcards.ablation)
+
+
+def run_file(dataset, ablation, seed, name):
+    return f"results/runs/{dataset}/{ablation}/seed{seed}/{name}"
+
+
+def train_benchmark(dataset, ablation, pack):
+    return f"results/benchmarks/train/{dataset}/{ablation}/{pack_label(pack)}.tsv"
+
+
+def get_checkpoints(pack):
+    """Checkpoint paths of a pack's job: one per seed (trained one after another) and one
+    for the pack (trained batched). Outside the declared outputs, so Snakemake never
+    deletes them when a job dies."""
+    def checkpoints(wildcards):
+        folder = f"results/checkpoints/{wildcards.dataset}/{wildcards.ablation}"
+        return {**{seed: f"{folder}/seed{seed}.pt" for seed in pack},
+                "pack": f"{folder}/{pack_label(pack)}.pt"}
+    return checkpoints
+
+
+def get_train_priority(wildcards):
+    """Bigger models first: on a few cores the study then ends with small jobs, not a
+    long one alone (a pack of five hidden_2048 seeds is ~11 core-minutes)."""
+    hidden = study_config.hparams(STUDY, wildcards.ablation)["hidden"]
+    widths = [784, *hidden, 10]
+    return sum(a * b for a, b in zip(widths, widths[1:])) // 1000
 
 
 def get_data_options(wildcards):

@@ -12,11 +12,12 @@ def report_code(*modules):
 
 
 def run_files(name, dataset=None):
-    return [f"results/runs/{d}/{a}/seed{s}/{name}" for d, a, s in study_runs(dataset)]
+    return [run_file(d, a, s, name) for d, a, s in study_runs(dataset)]
 
 
 def benchmark_files(dataset=None):
-    return [f"results/benchmarks/train/{d}/{a}/seed{s}.tsv" for d, a, s in study_runs(dataset)]
+    """The benchmark of the job that trained each run (a pack's seeds share one)."""
+    return [train_benchmark(d, a, PACK_OF_SEED[s]) for d, a, s in study_runs(dataset)]
 
 
 def run_datasets():
@@ -187,8 +188,8 @@ rule figures:
 rule xor_boundary:
     input:
         data="results/data/xor.pt",
-        runs=lambda w: [f"results/runs/xor/{w.ablation}/seed{s}/run.json" for s in STUDY["seeds"]],
-        code=TRAIN_CODE + report_code("figures"),
+        runs=lambda w: [run_file("xor", w.ablation, s, "run.json") for s in STUDY["seeds"]],
+        code=TRAIN_CODE + report_code("figures", "stats"),
     output:
         png=report(f"{FIGURES}/xor_boundary_{{ablation}}.png", caption=f"{REPORT}/xor.rst",
                    category="Figures", labels={"figure": "xor_boundary_{ablation}"}),

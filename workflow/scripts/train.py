@@ -1,10 +1,12 @@
-"""Train one (dataset, ablation, seed) and write its curves and metadata.
+"""Train one pack of seeds of one (dataset, ablation) and write each seed's curves and metadata.
 
 Inputs:  snakemake.input.data -- results/data/{dataset}.pt; input.code -- the package (for reruns).
-Outputs: output.metrics -- metrics.csv (step, epoch, split, metric, value);
-         output.run -- run.json (hyper-parameters, parameter count, device, status, timings,
-         versions, dataset checksum).
-Params:  hparams (resolved dict), on_divergence, checkpoint (path outside the outputs).
+Outputs: output.metrics, output.runs -- per seed of the pack, in params.seeds' order:
+         results/runs/{dataset}/{ablation}/seed{N}/metrics.csv (step, epoch, split, metric, value)
+         and run.json (hyper-parameters, parameter count, device, status, timings, versions,
+         dataset checksum).
+Params:  hparams (resolved dict), seeds (the pack), on_divergence, checkpoints (seed or "pack" ->
+         path outside the outputs, so Snakemake never deletes them when a job dies).
 Resources/threads: gpu (0 or 1): 1 claims a free GPU slot (mlpstudy.devices), falling back to
          the CPU where CUDA does not work; threads sets torch's thread count.
 """
@@ -12,67 +14,56 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
-import importlib.metadata
 import json
-import platform
+import signal
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 
-from mlpstudy.data import file_sha256, load_prepared
+from mlpstudy.checkpoints import bind_to_inputs, remove
+from mlpstudy.data import load_prepared
 from mlpstudy.devices import choose_device
-from mlpstudy.runs import metrics_csv, write_json_atomic, write_text_atomic
-from mlpstudy.training import train
+from mlpstudy.runs import metrics_csv, run_record, write_json_atomic, write_text_atomic
+from mlpstudy.training import Interrupted, train_pack
 
 sm = snakemake  # noqa: F821
 started = time.perf_counter()
 started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 torch.set_num_threads(sm.threads)
+log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+hp, seeds = dict(sm.params.hparams), [int(s) for s in sm.params.seeds]
+checkpoints = {("pack" if k == "pack" else int(k)): v for k, v in sm.params.checkpoints.items()}
 # A GPU job holds its GPU slot (a lock released when this process ends) until it exits.
-device, gpu_slot = choose_device(int(sm.resources.get("gpu", 0)),
-                                 log=lambda line: print(line, file=sys.stderr))
-hp = dict(sm.params.hparams)
-seed = int(sm.wildcards.seed)
-print(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seed {seed} on {device}"
-      f"{f' (GPU {gpu_slot.gpu_id})' if gpu_slot else ''} "
-      f"with {sm.threads} thread(s)\nhyper-parameters: {json.dumps(hp, sort_keys=True)}",
-      file=sys.stderr)
+device, gpu_slot = choose_device(int(sm.resources.get("gpu", 0)), log=log)
+batched = device.type == "cuda"
+log(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seeds {seeds} on {device}"
+    f"{f' (GPU {gpu_slot.gpu_id})' if gpu_slot else ''} with {sm.threads} thread(s), "
+    f"{'batched' if batched else 'one seed after another'}\n"
+    f"hyper-parameters: {json.dumps(hp, sort_keys=True)}")
 
-# A checkpoint resumes only the inputs it was made from: after the data or the package
-# code changed, a killed job's checkpoint would mix old results into the new run.
-checkpoint = Path(sm.params.checkpoint)
-stamp = checkpoint.with_name(checkpoint.name + ".inputs")
-data_sha256 = file_sha256(sm.input.data)
-inputs = json.dumps({sm.input.data: data_sha256,
-                     **{path: file_sha256(path) for path in sorted(sm.input.code)}}, sort_keys=True)
-if checkpoint.exists() and (not stamp.exists() or stamp.read_text() != inputs):
-    print("discarding the checkpoint of an earlier attempt: data or code changed since",
-          file=sys.stderr)
-    checkpoint.unlink()
-write_text_atomic(stamp, inputs)
-
+log(f"checkpoints: {', '.join(sorted(set(map(str, checkpoints.values()))))}")
+data_sha256 = bind_to_inputs(checkpoints.values(), sm.input.data, sm.input.code, log=log)
 data = load_prepared(sm.input.data)
-result = train(hp, data, seed, device, on_divergence=sm.params.on_divergence,
-               checkpoint=sm.params.checkpoint, log=lambda line: print(line, file=sys.stderr))
 
-write_text_atomic(sm.output.metrics, metrics_csv(result.rows))
-write_json_atomic(sm.output.run, {
-    "dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "seed": seed,
-    "hparams": hp, "param_count": result.param_count, "status": result.status,
-    "diverged_at_step": result.diverged_at_step, "steps": result.steps,
-    "resumed_from_epoch": result.resumed_from_epoch, "final": result.final,
-    "device": str(device),
-    "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-    "threads": sm.threads, "started_at": started_at,
-    "wall_time_s": round(time.perf_counter() - started, 3),
-    "python_version": platform.python_version(), "torch_version": torch.__version__,
-    # The installed distribution's version: importing torchvision only to read it costs
-    # ~1.5 s per job (its __init__ imports every model definition).
-    "torchvision_version": importlib.metadata.version("torchvision"),
-    "dataset_sha256": data_sha256, "dataset_source": data["source"],
-})
-checkpoint.unlink(missing_ok=True)
-stamp.unlink(missing_ok=True)
-print(f"done: {result.status}, final {result.final}", file=sys.stderr)
+# SLURM sends SIGTERM at a time limit or preemption (then SIGKILL): save the current step
+# and exit, so the next attempt (a requeue, a retry, the same command) loses nothing.
+terminated = []
+signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+try:
+    results = train_pack(hp, data, seeds, device, on_divergence=sm.params.on_divergence,
+                         checkpoints=checkpoints, batched=batched, log=log,
+                         should_stop=lambda: bool(terminated))
+except Interrupted as exc:
+    log(f"SIGTERM: {exc}; run the study again to resume")
+    sys.exit(128 + signal.SIGTERM)
+
+job = {"dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "hparams": hp,
+       "pack_seeds": seeds, "batched": batched, "device": device, "threads": sm.threads,
+       "started_at": started_at, "job_wall_time_s": round(time.perf_counter() - started, 3),
+       "dataset_sha256": data_sha256, "dataset_source": data["source"]}
+for seed, result, metrics, run in zip(seeds, results, sm.output.metrics, sm.output.runs):
+    write_text_atomic(metrics, metrics_csv(result.rows))
+    write_json_atomic(run, run_record(job, seed, result))
+remove(checkpoints.values())
+log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))

@@ -247,10 +247,28 @@ def claim_datasets(config: dict, claim: dict) -> list[str]:
     return common
 
 
+def dataset_of(config: dict, ablation: str) -> str:
+    """The first dataset an ablation runs on (for callers that look at one dataset)."""
+    return datasets_of(config, ablation)[0]
+
+
 def datasets_of(config: dict, ablation: str) -> list[str]:
     """The datasets an ablation runs on: its own (e.g. xor), else every study dataset."""
     own = config["ablations"][ablation].get("dataset")
     return [own] if own else list(config["datasets"])
+
+
+def seed_packs(config: dict) -> list[tuple[int, ...]]:
+    """The seeds of each training job: fixed chunks of seeds_per_job, in the listed order,
+    so a seed added at the end of `seeds` changes only the last chunk."""
+    seeds = config["seeds"]
+    size = config["seeds_per_job"] or len(seeds)
+    return [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+
+
+def pack_label(pack: tuple[int, ...]) -> str:
+    """A pack's name in file and rule names: seed3 (one seed, today's names), seeds0-4."""
+    return f"seed{pack[0]}" if len(pack) == 1 else f"seeds{pack[0]}-{pack[-1]}"
 
 
 def hparams(config: dict, ablation: str) -> dict:

@@ -22,6 +22,31 @@ class Maxout(nn.Module):
         return pieces.view(*pieces.shape[:-1], -1, self.k).amax(dim=-1)
 
 
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from a generator of the run's own (`generator`, else the global one).
+
+    The arithmetic of torch's CPU dropout (a bernoulli_ mask scaled by 1/(1-p), times
+    the input) on any device, so that a run's masks depend only on its seed: trained
+    alone or in a pack of seeds (mlpstudy.packed draws each member's masks from that
+    member's generator), a seed gets the same masks.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        return x * dropout_noise(x.shape, self.p, x, self.generator)
+
+
+def dropout_noise(shape, p: float, like: torch.Tensor, generator) -> torch.Tensor:
+    """Keep-mask scaled by 1/(1-p), drawn as torch's CPU dropout draws it."""
+    return like.new_empty(shape).bernoulli_(1 - p, generator=generator).div_(1 - p)
+
+
 def _activation(hp: dict, width: int) -> nn.Module:
     if hp["activation"] == "relu":
         return nn.ReLU()
@@ -42,7 +67,7 @@ def build_mlp(hp: dict, in_features: int, classes: int) -> nn.Sequential:
             layers.append(nn.BatchNorm1d(width))
         layers.append(_activation(hp, width))
         if hp["dropout"] > 0:
-            layers.append(nn.Dropout(hp["dropout"]))
+            layers.append(SeededDropout(hp["dropout"]))
         width_in = width
     layers.append(nn.Linear(width_in, classes))
     return nn.Sequential(*layers)

@@ -24,3 +24,26 @@ def metrics_csv(rows) -> str:
 
 def write_json_atomic(path: str | Path, obj: dict) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def run_record(job: dict, seed: int, result) -> dict:
+    """run.json of one seed: what the whole job shares (`job`) plus the seed's own result."""
+    import importlib.metadata
+    import platform
+
+    import torch
+    device = job["device"]
+    return {
+        **job, "device": str(device), "seed": seed,
+        "param_count": result.param_count, "status": result.status,
+        "diverged_at_step": result.diverged_at_step, "steps": result.steps,
+        "resumed_from_step": result.resumed_from_step, "final": result.final,
+        # Training time of this seed (of the whole pack when it was trained batched).
+        "wall_time_s": round(result.seconds, 3),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else platform.processor() or platform.machine()),
+        "python_version": platform.python_version(), "torch_version": torch.__version__,
+        # The installed distribution's version: importing torchvision only to read it costs
+        # ~1.5 s per job (its __init__ imports every model definition).
+        "torchvision_version": importlib.metadata.version("torchvision"),
+    }

@@ -1,0 +1,30 @@
+"""A rule's code input is read from its script's imports, through the package."""
+from pathlib import Path
+
+from conftest import REPO
+from mlpstudy.code_inputs import package_modules
+
+
+def names(paths):
+    return [Path(p).stem for p in paths]
+
+
+def test_imports_are_followed_through_the_package(tmp_path):
+    package = tmp_path / "mlpstudy"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import thing\nimport json\n")
+    (package / "b.py").write_text("def thing():\n    from . import c  # imported where it is used\n")
+    (package / "c.py").write_text("import torch\n")
+    (package / "unused.py").write_text("")
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nfrom mlpstudy.a import x\nfrom pandas import DataFrame\n")
+    assert names(package_modules(script, package)) == ["__init__", "a", "b", "c"]
+
+
+def test_the_training_scripts_code_input_holds_every_module_it_runs():
+    scripts = REPO / "workflow" / "scripts"
+    modules = names(package_modules(scripts / "train.py", scripts / "mlpstudy"))
+    # training imports the batched path only where it is used: still part of the job's code
+    assert {"training", "packed", "speed", "models", "data", "checkpoints", "runs"} <= set(modules)
+    assert "figures" not in modules and "summary" not in modules
