@@ -10,6 +10,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from mlpstudy import config as study_config
+from mlpstudy.code_inputs import package_modules
 from mlpstudy.devices import gpu_request
 from mlpstudy.locks import clear_stale_lock
 
@@ -27,10 +28,15 @@ if workflow.is_main_process:
 # Relative to the working directory: Snakemake records input paths, so absolute
 # ones would rerun the whole study after the project directory is moved or copied.
 PACKAGE = Path(os.path.relpath(SCRIPTS / "mlpstudy"))
-# The modules a training job runs: editing any of them reruns every training job.
-TRAIN_CODE = [str(PACKAGE / f"{m}.py") for m in
-              ("__init__", "checkpoints", "data", "devices", "files", "models", "packed", "runs",
-               "speed", "training")]
+
+
+def code_of(script):
+    """The package modules `script` runs, read from its imports: a rule's `code` input,
+    so that editing one of them reruns exactly the jobs that run it."""
+    return package_modules(SCRIPTS / script, PACKAGE)
+
+
+TRAIN_CODE = code_of("train.py")
 GPU_REQUEST = gpu_request(STUDY["device"])
 # The seeds of each training job (seeds_per_job), and the name of each pack in files.
 SEED_PACKS = study_config.seed_packs(STUDY)

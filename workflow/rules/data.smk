@@ -4,7 +4,7 @@ rule prepare_dataset:
     params:
         options=get_data_options,
     input:
-        code=[str(PACKAGE / "data.py"), str(PACKAGE / "files.py")],
+        code=code_of("prepare_dataset.py"),
     log:
         "results/logs/prepare_dataset/{dataset}.log",
     benchmark:

@@ -7,10 +7,6 @@ REPORT = "../report"
 FIGURES = "results/figures"
 
 
-def report_code(*modules):
-    return [str(PACKAGE / f"{m}.py") for m in ("__init__", *modules)]
-
-
 def run_files(name, dataset=None):
     return [run_file(d, a, s, name) for d, a, s in study_runs(dataset)]
 
@@ -107,7 +103,7 @@ rule aggregate:
         runs=lambda w: run_files("run.json", w.dataset),
         metrics=lambda w: run_files("metrics.csv", w.dataset),
         benchmarks=lambda w: benchmark_files(w.dataset),
-        code=report_code("aggregate", "claims", "stats"),
+        code=code_of("aggregate.py"),
     output:
         metrics="results/datasets/{dataset}/metrics.csv",
         final="results/datasets/{dataset}/final.csv",
@@ -145,7 +141,7 @@ rule claims:
     input:
         final="results/final.csv",
         metrics="results/metrics.csv",
-        code=report_code("claims", "stats"),
+        code=code_of("claims.py"),
     output:
         claims=report("results/claims.csv", caption=f"{REPORT}/claims.rst", category="Claims"),
     params:
@@ -162,7 +158,7 @@ rule figures:
         metrics="results/datasets/{dataset}/metrics.csv",
         final="results/datasets/{dataset}/final.csv",
         summary="results/datasets/{dataset}/summary.csv",
-        code=report_code("figures", "claims", "stats"),
+        code=code_of("figures.py"),
     output:
         groups=[report(p, caption=f"{REPORT}/curves.rst", category="Figures",
                        subcategory="{dataset}", labels={"figure": Path(p).stem})
@@ -189,7 +185,7 @@ rule xor_boundary:
     input:
         data="results/data/xor.pt",
         runs=lambda w: [run_file("xor", w.ablation, s, "run.json") for s in STUDY["seeds"]],
-        code=TRAIN_CODE + report_code("figures", "stats"),
+        code=code_of("xor_boundary.py"),
     output:
         png=report(f"{FIGURES}/xor_boundary_{{ablation}}.png", caption=f"{REPORT}/xor.rst",
                    category="Figures", labels={"figure": "xor_boundary_{ablation}"}),
@@ -206,7 +202,7 @@ rule summary:
         summary="results/summary.csv",
         claims="results/claims.csv",
         figures=[png for _, _, _, png in figure_list()],
-        code=report_code("summary", "files"),
+        code=code_of("summary.py"),
     output:
         html="results/summary.html",
     params:
