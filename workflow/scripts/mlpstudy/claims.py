@@ -35,7 +35,6 @@ CENSORED = ("steps_to_accuracy", "steps_to_stable")  # "never" is a value: +inf
 STABLE_LAST_K = 10
 UNITS = {**{m: spec[2] for m, spec in METRICS.items()}, **CURVE_METRICS,
          "diverged_fraction": "fraction of seeds"}
-EXPECTS = ("greater", "less", "about", "at_most", "at_least")
 COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected", "verdict",
            "difference", "ci_low", "ci_high", "ablation_mean", "reference_mean",
            "n_ablation", "n_reference", "method", "note"]

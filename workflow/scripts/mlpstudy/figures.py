@@ -243,9 +243,18 @@ def runs_of(final: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,
                         title: str) -> plt.Figure:
-    """One panel per seed: P(class 1) over the plane, the 0.5 contour and the training points."""
+    """One panel per seed: P(class 1) over the plane, the 0.5 contour and the training points.
+
+    With no model (every run diverged) the figure is the title's message and the points."""
     import torch
 
+    if not models:
+        fig, ax = plt.subplots(figsize=(6.0, 4.0))
+        _xor_points(ax, np.asarray(train_x, dtype=float), np.asarray(train_y))
+        ax.set_title("no trained model to draw: every run diverged", fontsize=10)
+        fig.suptitle(title, fontsize=12)
+        fig.tight_layout()
+        return fig
     xs = np.linspace(-0.5, 1.5, 201)
     gx, gy = np.meshgrid(xs, xs)
     grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float32)
@@ -259,16 +268,8 @@ def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,
             prob = torch.softmax(model(grid), dim=1)[:, 1].reshape(gx.shape).numpy()
         image = ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.8)
         ax.contour(gx, gy, prob, levels=[0.5], colors="k", linewidths=1.5)
-        for label, marker in ((0, "o"), (1, "s")):
-            sel = labels == label
-            ax.scatter(points[sel, 0], points[sel, 1], marker=marker, s=70,
-                       c="#08306b" if label == 0 else "#67000d", edgecolors="white",
-                       linewidths=1.5, label=f"class {label}", zorder=3)
+        _xor_points(ax, points, labels)
         ax.set_title(f"seed {seed}")
-        ax.set_xlabel("input x1")
-        ax.set_ylabel("input x2")
-        ax.set_aspect("equal")
-        ax.grid(False)
     handles, labels = axes[0][0].get_legend_handles_labels()
     # Below the panels: inside, it would hide the boundary it explains.
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
@@ -278,6 +279,18 @@ def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,
         cax = fig.add_axes((0.91, 0.15, 0.015, 0.7))
         fig.colorbar(image, cax=cax, label="P(class 1)")
     return fig
+
+
+def _xor_points(ax, points: np.ndarray, labels: np.ndarray) -> None:
+    for label, marker in ((0, "o"), (1, "s")):
+        sel = labels == label
+        ax.scatter(points[sel, 0], points[sel, 1], marker=marker, s=70,
+                   c="#08306b" if label == 0 else "#67000d", edgecolors="white",
+                   linewidths=1.5, label=f"class {label}", zorder=3)
+    ax.set_xlabel("input x1")
+    ax.set_ylabel("input x2")
+    ax.set_aspect("equal")
+    ax.grid(False)
 
 
 def save(fig: plt.Figure, png: str | Path, svg: str | Path | None = None) -> None:
