@@ -70,6 +70,22 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def completed_study(tmp_path_factory, name: str, write) -> Path:
+    """A private copy of the workflow, its config written by `write(workdir)`, run to the end."""
+    workdir = copy_workflow(tmp_path_factory.mktemp(name))
+    write(workdir)
+    run_snakemake(workdir)
+    return workdir
+
+
+def restoring(root: Path, names):
+    """Yield `root`; afterwards put the files `names` (relative to it) back as they were."""
+    saved = {name: (root / name).read_bytes() for name in names}
+    yield root
+    for name, content in saved.items():
+        (root / name).write_bytes(content)
+
+
 def tiny_config(workdir: Path, ablations: dict | None = None, seeds=(0, 1), **overrides) -> dict:
     """Write a fast config: a tiny generated IDX dataset, a few iterations per run."""
     data_dir = write_tiny_idx_dataset(workdir / "tiny-data")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_workflow, run_snakemake, tiny_config, write_tiny_idx_dataset
+from conftest import completed_study, restoring, run_snakemake, tiny_config, write_tiny_idx_dataset
 from jobplan import parse_jobs
 
 SEEDS = (0, 1)
@@ -39,18 +39,12 @@ def write_study(workdir):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("datasets"))
-    write_study(workdir)
-    run_snakemake(workdir)
-    return workdir
+    return completed_study(tmp_path_factory, "datasets", write_study)
 
 
 @pytest.fixture
 def done(study):
-    path = study / "config" / "config.yaml"
-    saved = path.read_bytes()
-    yield study
-    path.write_bytes(saved)
+    yield from restoring(study, ["config/config.yaml"])
 
 
 def edit_config(workdir, change):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_workflow, run_snakemake, tiny_config
+from conftest import completed_study, copy_workflow, restoring, run_snakemake, tiny_config
 from jobplan import planned, rules, train_jobs, train_packs
 
 ABLATIONS = {
@@ -42,19 +42,13 @@ def write_study(workdir):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("study"))
-    write_study(workdir)
-    run_snakemake(workdir)
-    return workdir
+    return completed_study(tmp_path_factory, "study", write_study)
 
 
 @pytest.fixture
 def done(study):
     """The completed study; every file a test may edit is put back afterwards."""
-    saved = {name: (study / name).read_bytes() for name in EDITABLE}
-    yield study
-    for name, content in saved.items():
-        (study / name).write_bytes(content)
+    yield from restoring(study, EDITABLE)
 
 
 def edit_config(workdir, change):
