@@ -7,6 +7,8 @@ import pytest
 from mlpstudy.aggregate import FINAL_COLUMNS, load_runs, order_by, summarise
 from synthetic_runs import write_run, write_study
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def tables(tmp_path):

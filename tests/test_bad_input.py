@@ -14,6 +14,8 @@ import yaml
 from conftest import REPO, run_snakemake, tiny_config, write_tiny_idx_dataset
 from mlpstudy.config import ConfigError, validate
 
+pytestmark = pytest.mark.workflow
+
 VALID = {"dataset": "xor", "seeds": [0], "ablations": {"base": {}, "wide": {"hidden": [64]}}}
 
 

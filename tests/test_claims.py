@@ -7,6 +7,8 @@ from mlpstudy.aggregate import load_runs
 from mlpstudy.claims import check_claim, check_claims
 from synthetic_runs import write_study
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def final(tmp_path):

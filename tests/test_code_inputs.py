@@ -3,6 +3,9 @@ from pathlib import Path
 
 from conftest import REPO
 from mlpstudy.code_inputs import package_modules
+import pytest
+
+pytestmark = pytest.mark.unit
 
 
 def names(paths):

@@ -8,6 +8,8 @@ from conftest import REPO
 from mlpstudy.config import (ConfigError, claim_datasets, datasets_of, hparam_defaults, hparams,
                              load_schema, sweep_points, validate)
 
+pytestmark = pytest.mark.unit
+
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 

@@ -12,6 +12,8 @@ from mlpstudy.claims import check_claim, check_claims, curve_value
 from mlpstudy.stats import proportion, proportion_difference
 from synthetic_runs import write_run
 
+pytestmark = pytest.mark.unit
+
 RISE = {0: 0.10, 10: 0.50, 20: 0.80, 30: 0.90}
 
 

@@ -11,6 +11,8 @@ from conftest import write_idx, write_tiny_idx_dataset
 from mlpstudy.data import (IDX_FILES, DataError, load_idx_dir, load_mnist_5k,
                            load_torchvision_dataset, make_xor, parse_idx, read_idx)
 
+pytestmark = pytest.mark.unit
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

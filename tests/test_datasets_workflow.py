@@ -13,6 +13,8 @@ import yaml
 from conftest import completed_study, restoring, run_snakemake, tiny_config, write_tiny_idx_dataset
 from jobplan import parse_jobs
 
+pytestmark = pytest.mark.workflow
+
 SEEDS = (0, 1)
 ABLATIONS = {"base": {"description": "baseline"}, "wide": {"hidden": [48]}}
 SWEEP_POINTS = ("base_lr0p05", "base_lr0p3")

@@ -18,6 +18,8 @@ from conftest import run_snakemake, tiny_config
 from mlpstudy import devices
 from mlpstudy.devices import GpuSlot, NoFreeGpu, choose_device, claim_gpu, gpu_request
 
+pytestmark = pytest.mark.workflow
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 
 

@@ -16,6 +16,8 @@ from mlpstudy.models import build_mlp
 from mlpstudy.speed import SGD, evaluate
 from mlpstudy.training import criterion, train
 
+pytestmark = pytest.mark.unit
+
 
 def hp(**changes):
     return {**hparam_defaults(), **changes}

@@ -11,6 +11,8 @@ import pytest
 from conftest import copy_workflow, run_snakemake, tiny_config, write_tiny_idx_dataset
 from jobplan import parse_jobs, train_jobs
 
+pytestmark = pytest.mark.workflow
+
 # 1024 steps an epoch (about 1 s or more on a busy core), a checkpoint every 64: slow
 # enough to be caught in the middle of the first epoch; with dropout and batch norm so
 # that resuming must also restore the dropout generator and the running statistics.

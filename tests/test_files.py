@@ -5,6 +5,8 @@ import pytest
 
 from mlpstudy.files import atomic_path
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path):
     target = tmp_path / "out" / "metrics.csv"

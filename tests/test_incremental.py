@@ -17,6 +17,8 @@ import yaml
 from conftest import completed_study, copy_workflow, restoring, run_snakemake, tiny_config
 from jobplan import planned, rules, train_jobs, train_packs
 
+pytestmark = pytest.mark.workflow
+
 ABLATIONS = {
     "base": {"description": "baseline"},
     "wide": {"hidden": [48]},

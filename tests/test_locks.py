@@ -3,6 +3,9 @@ import subprocess
 import sys
 
 from mlpstudy.locks import clear_stale_lock, other_snakemake_in
+import pytest
+
+pytestmark = pytest.mark.unit
 
 
 def make_lock(workdir):

@@ -4,6 +4,8 @@ import torch
 
 from mlpstudy.models import build_mlp, count_parameters
 
+pytestmark = pytest.mark.unit
+
 BASE = {"hidden": [256], "activation": "relu", "maxout_k": 2, "dropout": 0.0, "batch_norm": False}
 
 

@@ -16,6 +16,8 @@ from mlpstudy.data import load_mnist_5k
 from mlpstudy.packed import PackedMLP
 from mlpstudy.training import fit, to_device, train, train_pack
 
+pytestmark = pytest.mark.slow
+
 CPU = torch.device("cpu")
 SEEDS = [0, 1, 2]
 quiet = lambda _: None  # noqa: E731

@@ -7,6 +7,8 @@ import yaml
 from chromium import Browser, find_chromium
 from conftest import planned_jobs, run_snakemake, tiny_config
 
+pytestmark = pytest.mark.workflow
+
 HOSTILE = '<script>window.__pwned = true</script>'
 BASE_PARAMS = 784 * 32 + 32 + 32 * 4 + 4  # tiny config: 784 -> 32 -> 4 classes
 

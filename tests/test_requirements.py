@@ -4,6 +4,9 @@ import re
 import yaml
 
 from conftest import REPO
+import pytest
+
+pytestmark = pytest.mark.unit
 
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge's name -> PyPI's name
 

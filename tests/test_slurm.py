@@ -20,6 +20,8 @@ import pytest
 
 from conftest import planned_jobs, run_snakemake, tiny_config
 
+pytestmark = pytest.mark.slurm
+
 ACCOUNT = os.environ.get("MLPSTUDY_SLURM_ACCOUNT", "mlpstudy")
 PROFILE = "workflow/profiles/slurm"
 TEST_OPTIONS = ("--profile", PROFILE, "--slurm-init-seconds-before-status-checks", "2")

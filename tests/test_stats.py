@@ -6,6 +6,8 @@ import pytest
 from mlpstudy.stats import (CONTRADICTED, INCONCLUSIVE, SUPPORTED, Band, describe, difference,
                             t_quantile, verdict, welch)
 
+pytestmark = pytest.mark.unit
+
 
 def test_t_quantiles_match_tables():
     # Student t 0.975 quantiles from any printed table.

@@ -12,6 +12,8 @@ from mlpstudy.figures import final_accuracy_figure, group_figure, save
 from mlpstudy.summary import VERDICT_RULES, render
 from synthetic_runs import write_study
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = find_chromium()
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (tests/setup/system-packages.sh installs "

@@ -5,6 +5,9 @@ import pandas as pd
 
 from mlpstudy.config import sweep_points
 from mlpstudy.figures import save, sweep_figure
+import pytest
+
+pytestmark = pytest.mark.unit
 
 SWEEP = {"ablations": ["base", "maxout"], "values": {"lr": [0.1, 1.0, 10.0]}}
 

@@ -10,6 +10,8 @@ from mlpstudy.data import make_xor
 from mlpstudy.models import build_mlp
 from mlpstudy.training import Diverged, criterion, l2_penalty, train
 
+pytestmark = pytest.mark.unit
+
 
 def hp(**changes):
     return {**hparam_defaults(), **changes}

@@ -8,6 +8,8 @@ import pytest
 from conftest import planned_jobs, run_snakemake, tiny_config, train_job_count
 from jobplan import planned, train_packs
 
+pytestmark = pytest.mark.workflow
+
 RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "steps", "final",
             "device", "threads", "wall_time_s", "torch_version", "torchvision_version",
             "python_version", "dataset_sha256", "diverged_at_step"}

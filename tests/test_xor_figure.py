@@ -5,6 +5,9 @@ from mlpstudy.config import hparam_defaults
 from mlpstudy.data import make_xor
 from mlpstudy.figures import save, xor_boundary_figure
 from mlpstudy.models import build_mlp
+import pytest
+
+pytestmark = pytest.mark.unit
 
 
 def texts(fig):
