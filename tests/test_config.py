@@ -125,6 +125,12 @@ def test_every_schema_key_has_type_description_and_default():
         assert "type" in spec or "$ref" in spec, name
 
 
+def test_a_claim_key_is_either_required_or_has_a_default():
+    claim = load_schema()["properties"]["claims"]["items"]
+    for name, spec in claim["properties"].items():
+        assert (name in claim["required"]) != ("default" in spec), name
+
+
 def broken(path, value):
     config = copy.deepcopy(DEFAULT)
     target = config

@@ -222,7 +222,8 @@ def _check_report_names(config: dict, schema: dict) -> None:
                 raise ConfigError(f"claims[{i}] ({claim['text']!r}): {key} {claim[key]!r} is not "
                                   f"an ablation; {choices}.")
         for key, spec in claim_props.items():
-            claim.setdefault(key, copy.deepcopy(spec["default"]))
+            if "default" in spec:  # the required keys have none
+                claim.setdefault(key, copy.deepcopy(spec["default"]))
         where = f"claims[{i}] ({claim['text']!r})"
         if claim["metric"] == "accuracy_at_step" and claim["step"] is None:
             raise ConfigError(f"{where}: metric accuracy_at_step needs step (the iteration).")
