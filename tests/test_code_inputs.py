@@ -1,9 +1,10 @@
 """A rule's code input is read from its script's imports, through the package."""
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 from mlpstudy.code_inputs import package_modules
-import pytest
 
 pytestmark = pytest.mark.unit
 

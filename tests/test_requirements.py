@@ -1,10 +1,10 @@
 """requirements.txt (pip) and environment.yml (conda) must list the same dependencies."""
 import re
 
+import pytest
 import yaml
 
 from conftest import REPO
-import pytest
 
 pytestmark = pytest.mark.unit
 

@@ -2,10 +2,10 @@
 counted and marked, even where every seed of a point diverged."""
 import matplotlib.pyplot as plt
 import pandas as pd
+import pytest
 
 from mlpstudy.config import sweep_points
 from mlpstudy.figures import save, sweep_figure
-import pytest
 
 pytestmark = pytest.mark.unit
 

@@ -1,11 +1,11 @@
 """The XOR decision-boundary figure, also when there is no model to draw."""
+import pytest
 import torch
 
 from mlpstudy.config import hparam_defaults
 from mlpstudy.data import make_xor
 from mlpstudy.figures import save, xor_boundary_figure
 from mlpstudy.models import build_mlp
-import pytest
 
 pytestmark = pytest.mark.unit
 
