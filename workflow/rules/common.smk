@@ -11,6 +11,7 @@ sys.path.insert(0, str(SCRIPTS))
 
 from mlpstudy import config as study_config
 from mlpstudy.code_inputs import package_modules
+from mlpstudy.datasets import data_options
 from mlpstudy.devices import gpu_request
 from mlpstudy.locks import clear_stale_lock
 
@@ -102,8 +103,4 @@ def get_train_priority(wildcards):
 
 def get_data_options(wildcards):
     """Only the config keys this dataset depends on, so editing others rebuilds nothing."""
-    name = wildcards.dataset
-    if name in STUDY["custom_datasets"]:
-        return {"custom_datasets": {name: STUDY["custom_datasets"][name]}}
-    keys = {"xor": ("xor",), "mnist-5k": ()}.get(name, ("data_dirs", "download"))
-    return {key: STUDY[key] for key in keys}
+    return data_options(wildcards.dataset, STUDY)

@@ -16,8 +16,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .datasets import BUILTIN
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-BUILTIN_DATASETS = ("mnist", "fashion-mnist", "mnist-5k", "xor")
+BUILTIN_DATASETS = tuple(BUILTIN)
 
 
 class ConfigError(ValueError):
