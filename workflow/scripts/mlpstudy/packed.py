@@ -21,14 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import Maxout, SeededDropout, build_mlp, count_parameters, dropout_noise
-from .speed import SGD
+from .speed import EVAL_CHUNK, SGD
 from .training import criterion, dropout_generator
 
 # Eager steps before the CUDA graph is captured: they are real training steps, and
 # let the optimizer create its momentum buffers outside the graph.
 GRAPH_WARMUP_STEPS = 3
-# Rows per evaluation launch (each member's logits for them at once).
-EVAL_ROWS = {"cpu": 4096, "cuda": 16_384}
 
 
 class PackedMLP:
@@ -116,7 +114,7 @@ class PackedMLP:
     @torch.inference_mode()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
         """Each member's mean loss and accuracy over all of (x, y): lists of S floats."""
-        chunk = EVAL_ROWS.get(x.device.type, EVAL_ROWS["cuda"])
+        chunk = EVAL_CHUNK.get(x.device.type, EVAL_CHUNK["cuda"])  # rows, each member's logits
         loss_sum = torch.zeros(self.members, device=x.device, dtype=torch.float64)
         correct = torch.zeros(self.members, device=x.device, dtype=torch.int64)
         for start in range(0, len(x), chunk):
