@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from mlpstudy.aggregate import FINAL_COLUMNS, load_runs, order_by, summarise
+from mlpstudy.aggregate import FINAL_COLUMNS, load_runs, order_by, ablation_stats
 from synthetic_runs import write_run, write_study
 
 pytestmark = pytest.mark.unit
@@ -45,7 +45,7 @@ def test_final_table_has_one_row_per_run_with_gap_status_and_benchmark(tables):
 
 def test_summary_counts_diverged_runs_but_leaves_them_out_of_the_statistics(tables):
     _, final = tables
-    summary = summarise(final, {"maxout": "Maxout <k=2>"}).set_index("ablation")
+    summary = ablation_stats(final, {"maxout": "Maxout <k=2>"}).set_index("ablation")
     maxout = summary.loc["maxout"]
     assert (maxout["n_runs"], maxout["n_ok"], maxout["n_diverged"]) == (4, 3, 1)
     assert maxout["test_acc_pct_mean"] == pytest.approx(93.0)

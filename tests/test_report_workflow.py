@@ -49,7 +49,7 @@ def test_report_end_to_end(workdir):
     metrics = pd.read_csv(results / "metrics.csv")
     assert {"dataset", "ablation", "seed"} <= set(metrics.columns)
     assert set(metrics["ablation"]) == set(config["ablations"])
-    summary = pd.read_csv(results / "summary.csv")
+    summary = pd.read_csv(results / "ablation_stats.csv")
     assert list(summary["ablation"]) == list(config["ablations"])
     assert (summary["n_ok"] == len(config["seeds"])).all()
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from chromium import Browser, find_chromium
-from mlpstudy.aggregate import load_runs, summarise
+from mlpstudy.aggregate import load_runs, ablation_stats
 from mlpstudy.claims import check_claims
 from mlpstudy.figures import final_accuracy_figure, group_figure, save
 from mlpstudy.summary import VERDICT_RULES, render
@@ -56,7 +56,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
     metrics = pd.concat([m for m, _ in loaded], ignore_index=True)
     final = pd.concat([f for _, f in loaded], ignore_index=True)
     descriptions = {"base": "baseline & friends", "maxout": HOSTILE, "kl_div": "KL"}
-    summary = pd.concat([summarise(f, descriptions) for _, f in loaded], ignore_index=True)
+    summary = pd.concat([ablation_stats(f, descriptions) for _, f in loaded], ignore_index=True)
     claims = check_claims([
         {"text": "Maxout gains about 2 points <b>really</b>", "ablation": "maxout",
          "reference": "base", "metric": "test_accuracy", "expect": "about", "size": 2,
@@ -74,7 +74,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
         out = tmp_path / "figures" / dataset
         save(group_figure(m, f, "activation", ["base", "maxout"], dataset),
              out / "curves.png", out / "curves.svg")
-        save(final_accuracy_figure(summarise(f, descriptions), f), out / "final.png")
+        save(final_accuracy_figure(ablation_stats(f, descriptions), f), out / "final.png")
         figures += [(dataset, "Curves <activation>", HOSTILE, out / "curves.png"),
                     (dataset, "Final accuracy", "caption", out / "final.png")]
     ablations = pd.DataFrame([{"ablation": a, "dataset": ", ".join(DATASETS), "description": d,
@@ -82,7 +82,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
     html = render({
         "title": "MLP study <test>", "datasets": list(DATASETS), "seeds": [0, 1, 2, 3],
         "config_hash": "abc123", "protocol": {"lr": 0.1, "hidden": [32]},
-        "ablations": ablations, "claims": claims, "summary": summary, "final": final,
+        "ablations": ablations, "claims": claims, "ablation_stats": summary, "final": final,
         "figures": figures,
         "provenance": {"git commit": "not a git checkout"},
         "checksums": pd.DataFrame([{"dataset": d, "sha256": "ab" * 32} for d in DATASETS]),

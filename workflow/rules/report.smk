@@ -85,10 +85,10 @@ def figure_list():
 def report_outputs():
     """Every file the report rules make: what rule all asks for."""
     pngs = [png for _, _, _, png in figure_list()]
-    return (["results/metrics.csv", "results/final.csv", "results/summary.csv",
+    return (["results/metrics.csv", "results/final.csv", "results/ablation_stats.csv",
              "results/claims.csv", "results/summary.html"]
             + [f"results/datasets/{d}/{n}.csv" for d in run_datasets()
-               for n in ("metrics", "final", "summary")]
+               for n in ("metrics", "final", "ablation_stats")]
             + pngs + [png[:-4] + ".svg" for png in pngs])
 
 
@@ -107,7 +107,7 @@ rule aggregate:
     output:
         metrics="results/datasets/{dataset}/metrics.csv",
         final="results/datasets/{dataset}/final.csv",
-        summary="results/datasets/{dataset}/summary.csv",
+        ablation_stats="results/datasets/{dataset}/ablation_stats.csv",
     params:
         descriptions=lambda w: {a: STUDY["ablations"][a].get("description", "")
                                 for a in ablations_on(w.dataset)},
@@ -126,11 +126,13 @@ rule combine:
     input:
         metrics=dataset_table("metrics"),
         final=dataset_table("final"),
-        summary=dataset_table("summary"),
+        ablation_stats=dataset_table("ablation_stats"),
     output:
         metrics="results/metrics.csv",
         final=report("results/final.csv", caption=f"{REPORT}/final.rst", category="Tables"),
-        summary=report("results/summary.csv", caption=f"{REPORT}/summary.rst", category="Tables"),
+        ablation_stats=report(
+            "results/ablation_stats.csv", caption=f"{REPORT}/ablation_stats.rst", category="Tables"
+        ),
     log:
         "results/logs/report/combine.log",
     script:
@@ -157,7 +159,7 @@ rule figures:
     input:
         metrics="results/datasets/{dataset}/metrics.csv",
         final="results/datasets/{dataset}/final.csv",
-        summary="results/datasets/{dataset}/summary.csv",
+        ablation_stats="results/datasets/{dataset}/ablation_stats.csv",
         code=code_of("figures.py"),
     output:
         groups=[report(p, caption=f"{REPORT}/curves.rst", category="Figures",
@@ -199,7 +201,7 @@ rule xor_boundary:
 rule summary:
     input:
         final="results/final.csv",
-        summary="results/summary.csv",
+        ablation_stats="results/ablation_stats.csv",
         claims="results/claims.csv",
         figures=[png for _, _, _, png in figure_list()],
         code=code_of("summary.py"),

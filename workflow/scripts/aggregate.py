@@ -4,14 +4,14 @@ Inputs:  input.runs, input.metrics, input.benchmarks -- run.json, metrics.csv an
          Snakemake benchmark tsv of every run, in the same order; input.code -- modules used.
 Outputs: output.metrics -- results/metrics.csv (all curves, with dataset, ablation, seed);
          output.final -- results/final.csv (one row per run);
-         output.summary -- results/summary.csv (one row per dataset and ablation).
+         output.ablation_stats -- results/ablation_stats.csv (one row per dataset and ablation).
 Params:  descriptions -- ablation -> description, in config order.
 """
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
-from mlpstudy.aggregate import load_runs, order_by, summarise
+from mlpstudy.aggregate import load_runs, order_by, ablation_stats
 
 sm = snakemake  # noqa: F821
 runs = [{"run": r, "metrics": m, "benchmark": b}
@@ -19,9 +19,9 @@ runs = [{"run": r, "metrics": m, "benchmark": b}
 order = list(sm.params.descriptions)
 metrics, final = load_runs(runs)
 metrics, final = order_by(metrics, order), order_by(final, order)
-summary = summarise(final, dict(sm.params.descriptions))
+stats = ablation_stats(final, dict(sm.params.descriptions))
 metrics.to_csv(sm.output.metrics, index=False)
 final.to_csv(sm.output.final, index=False)
-summary.to_csv(sm.output.summary, index=False)
+stats.to_csv(sm.output.ablation_stats, index=False)
 print(f"{len(final)} runs ({int((final['status'] != 'ok').sum())} diverged), "
-      f"{len(summary)} ablations, {len(metrics)} curve rows", file=sys.stderr)
+      f"{len(stats)} ablations, {len(metrics)} curve rows", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Write the study's self-contained HTML summary.
 
-Inputs:  input.final, input.summary, input.claims -- the tables; input.figures -- PNGs
+Inputs:  input.final, input.ablation_stats, input.claims -- the tables; input.figures -- PNGs
          to embed; input.code -- modules used.
 Outputs: output.html -- results/summary.html (one file, images embedded, no scripts).
 Params:  figures -- (dataset, title, caption, png) list; datasets -- every dataset with runs;
@@ -20,7 +20,7 @@ from mlpstudy.summary import VERDICT_RULES, git_commit, render, versions
 
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)
-summary = pd.read_csv(sm.input.summary, keep_default_na=True).fillna({"description": ""})
+stats = pd.read_csv(sm.input.ablation_stats, keep_default_na=True).fillna({"description": ""})
 claims = pd.read_csv(sm.input.claims).fillna({"reference": "", "note": "", "method": "",
                                              "dataset": ""})
 checksums = final[["dataset", "dataset_sha256"]].drop_duplicates().rename(
@@ -34,7 +34,7 @@ html = render({
     "seeds": list(sm.params.seeds), "config_hash": sm.params.config_hash,
     "protocol": dict(sm.params.protocol),
     "ablations": pd.DataFrame([dict(r) for r in sm.params.ablations]),
-    "claims": claims, "summary": summary, "final": final,
+    "claims": claims, "ablation_stats": stats, "final": final,
     "figures": [tuple(f) for f in sm.params.figures],
     "provenance": provenance, "checksums": checksums, "verdict_rules": VERDICT_RULES,
 })

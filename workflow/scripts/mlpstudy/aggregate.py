@@ -4,7 +4,7 @@
 - final table: one row per run from run.json (final accuracies and losses, gap,
   parameter count, status, versions, dataset checksum) plus wall time and peak
   memory from the run's Snakemake benchmark file.
-- summary table: per (dataset, ablation) the number of runs, mean, std and 95% CI
+- ablation_stats table: per (dataset, ablation) the number of runs, mean, std and 95% CI
   over seeds of the final test accuracy, of the stable test accuracy (mean of the last
   STABLE_LAST_K evaluations, see mlpstudy.claims) and of the gap, in percent. Diverged runs
   are counted but left out of these statistics: their "final" values are those of
@@ -80,7 +80,7 @@ def order_by(table: pd.DataFrame, ablation_order: list[str]) -> pd.DataFrame:
             .drop(columns="_rank").reset_index(drop=True))
 
 
-def summarise(final: pd.DataFrame, descriptions: dict | None = None) -> pd.DataFrame:
+def ablation_stats(final: pd.DataFrame, descriptions: dict | None = None) -> pd.DataFrame:
     """One row per (dataset, ablation): seeds, test accuracy and gap statistics in percent."""
     rows = []
     for (dataset, ablation), group in final.groupby(["dataset", "ablation"], sort=False):

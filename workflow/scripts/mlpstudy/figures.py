@@ -121,14 +121,14 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
     return fig
 
 
-def final_accuracy_figure(summary: pd.DataFrame, final: pd.DataFrame) -> plt.Figure:
-    datasets = list(dict.fromkeys(summary["dataset"]))
-    sizes = [int((summary["dataset"] == d).sum()) for d in datasets]
+def final_accuracy_figure(stats: pd.DataFrame, final: pd.DataFrame) -> plt.Figure:
+    datasets = list(dict.fromkeys(stats["dataset"]))
+    sizes = [int((stats["dataset"] == d).sum()) for d in datasets]
     fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 1.2 + 0.45 * sum(sizes) + 0.9 * len(datasets)),
                              gridspec_kw={"height_ratios": [max(s, 1.5) for s in sizes]},
                              squeeze=False)
     for ax, dataset in zip(axes[:, 0], datasets):
-        rows = summary[summary["dataset"] == dataset].reset_index(drop=True)
+        rows = stats[stats["dataset"] == dataset].reset_index(drop=True)
         y = np.arange(len(rows))[::-1]  # first ablation on top
         for yi, (_, row) in zip(y, rows.iterrows()):
             runs = final[(final["dataset"] == dataset) & (final["ablation"] == row["ablation"])]

@@ -206,7 +206,7 @@ def render(ctx: dict) -> str:
     (DataFrames), figures ([(dataset, title, caption, png path)]; (title, caption, png)
     for a figure of no one dataset), provenance ({name: value}),
     checksums (DataFrame: dataset, sha256), verdict_rules (text)."""
-    summary, final, claims = ctx["summary"], ctx["final"], ctx["claims"]
+    summary, final, claims = ctx["ablation_stats"], ctx["final"], ctx["claims"]
     protocol = ", ".join(f"{k}={v}" for k, v in ctx["protocol"].items())
     n_div = int((final["status"] != "ok").sum())
     counts = claims["verdict"].value_counts().to_dict() if len(claims) else {}
