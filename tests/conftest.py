@@ -59,9 +59,10 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def copy_workflow(dest: Path) -> Path:
-    """Copy what a run needs (Snakefile, workflow/, config/, profiles/) into `dest`."""
+    """Copy what a run needs (Snakefile, workflow/, config/, profiles/, the rules' conda
+    environment) into `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config", "profiles"):
+    for item in ("Snakefile", "workflow", "config", "profiles", "environment.yml"):
         src = REPO / item
         if src.is_dir():
             shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))

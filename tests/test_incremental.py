@@ -35,7 +35,8 @@ ALL_TRAIN = {(a, s) for a in ABLATIONS for s in SEEDS}
 # Every report rule downstream of the runs (no xor ablation, so no xor_boundary job).
 REPORT = {"aggregate", "combine", "claims", "figures", "summary"}
 EDITABLE = ("config/config.yaml", "workflow/schemas/config.schema.yaml",
-            "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py")
+            "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py",
+            "environment.yml")
 
 
 def write_study(workdir):
@@ -66,6 +67,14 @@ def append_comment(path):
 
 
 def test_nothing_to_do_after_the_study(done):
+    assert planned(done) == set()
+
+
+def test_editing_the_conda_environment_reruns_nothing_without_use_conda(done):
+    # Every rule names environment.yml, but only --use-conda runs jobs in it: a pip user
+    # adding a package must not retrain the study.
+    env = done / "environment.yml"
+    env.write_text(env.read_text() + "  - tqdm>=4\n")
     assert planned(done) == set()
 
 

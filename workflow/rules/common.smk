@@ -3,6 +3,9 @@
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import jinja2
 
 from snakemake.exceptions import WorkflowError
 
@@ -53,15 +56,13 @@ wildcard_constraints:
 def study_runs(dataset=None):
     """(dataset, ablation, seed) of every training job the config asks for: each ablation on
     each study dataset (or on its own, like xor). With `dataset`, only that dataset's runs."""
-    return [(d, ablation, seed)
-            for ablation in STUDY["ablations"]
-            for d in study_config.datasets_of(STUDY, ablation)
-            if dataset is None or d == dataset
-            for seed in STUDY["seeds"]]
-
-
-def all_runs():
-    return [run_file(d, a, s, name) for d, a, s in study_runs() for name in ("metrics.csv", "run.json")]
+    return [
+        (d, ablation, seed)
+        for ablation in STUDY["ablations"]
+        for d in study_config.datasets_of(STUDY, ablation)
+        if dataset is None or d == dataset
+        for seed in STUDY["seeds"]
+    ]
 
 
 def get_hparams(wildcards):
@@ -69,8 +70,10 @@ def get_hparams(wildcards):
         raise WorkflowError(f"unknown ablation {wildcards.ablation!r}: not in config ablations")
     expected = study_config.datasets_of(STUDY, wildcards.ablation)
     if wildcards.dataset not in expected:
-        raise WorkflowError(f"ablation {wildcards.ablation!r} runs on {', '.join(expected)}, "
-                            f"not {wildcards.dataset!r}")
+        raise WorkflowError(
+            f"ablation {wildcards.ablation!r} runs on {', '.join(expected)}, "
+            f"not {wildcards.dataset!r}"
+        )
     return study_config.hparams(STUDY, wildcards.ablation)
 
 
@@ -86,10 +89,14 @@ def get_checkpoints(pack):
     """Checkpoint paths of a pack's job: one per seed (trained one after another) and one
     for the pack (trained batched). Outside the declared outputs, so Snakemake never
     deletes them when a job dies."""
+
     def checkpoints(wildcards):
         folder = f"results/checkpoints/{wildcards.dataset}/{wildcards.ablation}"
-        return {**{seed: f"{folder}/seed{seed}.pt" for seed in pack},
-                "pack": f"{folder}/{pack_label(pack)}.pt"}
+        return {
+            **{seed: f"{folder}/seed{seed}.pt" for seed in pack},
+            "pack": f"{folder}/{pack_label(pack)}.pt",
+        }
+
     return checkpoints
 
 
@@ -104,3 +111,120 @@ def get_train_priority(wildcards):
 def get_data_options(wildcards):
     """Only the config keys this dataset depends on, so editing others rebuilds nothing."""
     return data_options(wildcards.dataset, STUDY)
+
+
+# Every rule's software: the project's one conda environment (used with --use-conda).
+CONDA_ENV = "../../environment.yml"
+
+
+# ---- Report helpers ---------------------------------------------------------------------
+
+# Paths relative to the rule files (captions) and to the working directory (figures).
+REPORT = "../report"
+FIGURES = "results/figures"
+
+
+def run_files(name, dataset=None):
+    return [run_file(d, a, s, name) for d, a, s in study_runs(dataset)]
+
+
+def benchmark_files(dataset=None):
+    """The benchmark of the job that trained each run (a pack's seeds share one)."""
+    return [train_benchmark(d, a, PACK_OF_SEED[s]) for d, a, s in study_runs(dataset)]
+
+
+def run_datasets():
+    """Every dataset with runs: the study's datasets, then those ablations name themselves."""
+    return list(dict.fromkeys(d for d, _, _ in study_runs()))
+
+
+def dataset_tables(pattern):
+    """One of aggregate's tables for every dataset with runs."""
+    return expand(pattern, dataset=run_datasets())
+
+
+def ablations_on(dataset):
+    return [a for a in STUDY["ablations"] if dataset in study_config.datasets_of(STUDY, a)]
+
+
+def xor_ablations():
+    """Ablations trained on the xor dataset: each gets a decision-boundary figure."""
+    return ablations_on("xor")
+
+
+def sweep_params():
+    """sweep -> its description, swept keys and expanded points (what the sweep figure needs)."""
+    return {
+        name: {
+            "description": sweep.get("description", ""),
+            "keys": list(sweep["values"]),
+            "points": study_config.sweep_points(name, sweep),
+        }
+        for name, sweep in STUDY["sweeps"].items()
+    }
+
+
+def ablation_rows():
+    """What the summary page lists for each ablation: its datasets, description and changes."""
+    return [
+        {
+            "ablation": a,
+            "dataset": ", ".join(study_config.datasets_of(STUDY, a)),
+            "description": spec.get("description", ""),
+            "changes": ", ".join(
+                f"{k}={v}" for k, v in spec.items() if k not in ("description", "dataset")
+            )
+            or "none",
+        }
+        for a, spec in STUDY["ablations"].items()
+    ]
+
+
+def figure_report(kind, name, caption):
+    """A figures-rule PNG `{kind}_{name}.png` of one dataset, shown in Snakemake's report."""
+    return report(
+        f"{FIGURES}/{{dataset}}/{kind}_{name}.png",
+        caption=f"{REPORT}/{caption}.rst",
+        category="Figures",
+        subcategory="{dataset}",
+        labels={"figure": f"{kind}_{name}"},
+    )
+
+
+def figure_reports(kind, names, caption):
+    return [figure_report(kind, name, caption) for name in names]
+
+
+def figure_svgs(kind, names):
+    return [f"{FIGURES}/{{dataset}}/{kind}_{name}.svg" for name in names]
+
+
+def caption_text(name, **wildcards):
+    """A figure's caption as plain text for the summary page, from the .rst file that
+    Snakemake's report shows (its wildcards filled in, rst markup dropped)."""
+    text = (SCRIPTS.parent / "report" / f"{name}.rst").read_text()
+    text = jinja2.Template(text).render(snakemake=SimpleNamespace(wildcards=wildcards))
+    return " ".join(text.replace("``", "").replace("**", "").split())
+
+
+def figure_list():
+    """(dataset, title, caption, png) of every figure, in the order the summary page shows
+    them: per study dataset its curves, final accuracy and sweeps; then the XOR boundaries."""
+    figs, out = [], rules.figures.output
+    shown = [
+        *(("curves", f"Training curves: {g}") for g in STUDY["figure_groups"]),
+        ("final_accuracy", "Final and stable test accuracy per ablation"),
+        *(("sweep", f"Sweep {s}") for s in STUDY["sweeps"]),
+    ]
+    for d in STUDY["datasets"]:
+        pngs = expand([*out.groups, out.final, *out.sweeps], dataset=d)
+        figs += [
+            (d, title, caption_text(caption, dataset=d), png)
+            for (caption, title), png in zip(shown, pngs)
+        ]
+    pngs = expand(rules.xor_boundary.output.png, ablation=xor_ablations())
+    figs += [
+        ("xor", f"XOR decision boundary: {a}", caption_text("xor"), png)
+        for a, png in zip(xor_ablations(), pngs)
+    ]
+    return figs

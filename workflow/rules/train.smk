@@ -14,18 +14,13 @@ for pack in SEED_PACKS:
         output:
             metrics=[run_file("{dataset}", "{ablation}", s, "metrics.csv") for s in pack],
             runs=[run_file("{dataset}", "{ablation}", s, "run.json") for s in pack],
-        params:
-            # Resolved hyper-parameters as plain values: editing one ablation changes
-            # only its jobs' params, so Snakemake reruns exactly those jobs.
-            hparams=get_hparams,
-            seeds=list(pack),
-            on_divergence=STUDY["on_divergence"],
-            checkpoints=get_checkpoints(pack),
         log:
             f"results/logs/train/{{dataset}}/{{ablation}}/{label}.log",
         benchmark:
             train_benchmark("{dataset}", "{ablation}", pack)
         priority: get_train_priority
+        conda:
+            CONDA_ENV
         # One thread per job: the study is many small independent runs, so filling
         # the cores with jobs beats threading inside one (override with --set-threads).
         threads: 1
@@ -33,5 +28,12 @@ for pack in SEED_PACKS:
             gpu=GPU_REQUEST,
             mem_mb=2000,
             runtime=60,
+        params:
+            # Resolved hyper-parameters as plain values: editing one ablation changes
+            # only its jobs' params, so Snakemake reruns exactly those jobs.
+            hparams=get_hparams,
+            seeds=list(pack),
+            on_divergence=STUDY["on_divergence"],
+            checkpoints=get_checkpoints(pack),
         script:
             "../scripts/train.py"
