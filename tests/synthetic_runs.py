@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+from mlpstudy.runs import RUN_JSON
+
 # ablation -> (param_count, final test accuracy by seed); train accuracy is test + 0.01.
 DEFAULT_RUNS = {
     "base": (203530, {0: 0.90, 1: 0.91, 2: 0.92}),
@@ -42,6 +44,7 @@ def write_run(root: Path, dataset: str, ablation: str, seed: int, test_acc: floa
         final = {"train_accuracy": 0.098, "test_accuracy": 0.1, "train_loss": math.nan,
                  "test_loss": math.nan}
     run = {"dataset": dataset, "ablation": ablation, "seed": seed, "hparams": {"lr": 0.1},
+           "pack_seeds": [seed], "batched": False, "job_wall_time_s": 3.0,
            "param_count": param_count, "status": status,
            "diverged_at_step": None if status == "ok" else last, "steps": last,
            "resumed_from_step": 0, "final": final, "device": "cpu", "device_name": "x86_64",
@@ -49,6 +52,7 @@ def write_run(root: Path, dataset: str, ablation: str, seed: int, test_acc: floa
            "python_version": "3.11.7", "torch_version": "2.14.1",
            "torchvision_version": "0.29.1", "dataset_sha256": "ab" * 32,
            "dataset_source": {"generated": "test"}}
+    assert set(run) == set(RUN_JSON), "synthetic run.json out of step with runs.RUN_JSON"
     (run_dir / "run.json").write_text(json.dumps(run))
     paths = {"run": run_dir / "run.json", "metrics": run_dir / "metrics.csv", "benchmark": None}
     if benchmark:

@@ -7,12 +7,9 @@ import pytest
 
 from conftest import planned_jobs, run_snakemake, tiny_config, train_job_count
 from jobplan import planned, train_packs
+from mlpstudy.runs import RUN_JSON
 
 pytestmark = pytest.mark.workflow
-
-RUN_KEYS = {"dataset", "ablation", "seed", "hparams", "param_count", "status", "steps", "final",
-            "device", "threads", "wall_time_s", "torch_version", "torchvision_version",
-            "python_version", "dataset_sha256", "diverged_at_step"}
 
 
 def test_default_config_plans_one_training_job_per_ablation(workdir):
@@ -70,7 +67,7 @@ def test_tiny_study_end_to_end(workdir):
             assert sorted(evals["step"].unique()) == [0, 2, 4, 6]  # eval_every 2, max_steps 6
             assert evals[evals["metric"] == "accuracy"]["value"].between(0, 1).all()
             run = json.loads((run_dir / "run.json").read_text())
-            assert RUN_KEYS <= set(run)
+            assert set(run) == set(RUN_JSON)
             assert run["status"] == "ok" and run["steps"] == 6 and run["device"] == "cpu"
             assert run["hparams"]["activation"] == config["ablations"][ablation].get("activation", "relu")
             expected_params = {"base": 784 * 32 + 32 + 32 * 4 + 4, "gelu": 784 * 32 + 32 + 32 * 4 + 4,

@@ -20,7 +20,11 @@ import pandas as pd
 from .claims import STABLE_LAST_K, curve_value
 from .stats import describe
 
-RUN_KEYS = ("dataset", "ablation", "seed")
+ID_COLUMNS = ("dataset", "ablation", "seed")
+# final.csv: one row per run, from its run.json (keys: runs.RUN_JSON) and these, computed here
+# from the run's final metrics, its curve and its Snakemake benchmark.
+COMPUTED_COLUMNS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap",
+                    "stable_test_accuracy", "bench_s", "max_rss_mb")
 FINAL_COLUMNS = [
     "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "param_count",
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap", "stable_test_accuracy",
@@ -55,7 +59,7 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for paths in runs:
         run = json.loads(Path(paths["run"]).read_text())
         metrics = pd.read_csv(paths["metrics"])
-        for i, key in enumerate(RUN_KEYS):
+        for i, key in enumerate(ID_COLUMNS):
             metrics.insert(i, key, run[key])
         curves.append(metrics)
         row = final_row(run, paths.get("benchmark"))
@@ -63,7 +67,7 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         row["stable_test_accuracy"] = curve_value(
             test, {"metric": "stable_accuracy", "last_k": STABLE_LAST_K}) / 100.0
         finals.append(row)
-    columns = list(RUN_KEYS) + ["step", "epoch", "split", "metric", "value"]
+    columns = list(ID_COLUMNS) + ["step", "epoch", "split", "metric", "value"]
     metrics = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns)
     final = pd.DataFrame(finals).reindex(columns=FINAL_COLUMNS)
     # A step number, blank for runs that did not diverge (not 4.0 / NaN floats).

@@ -26,8 +26,47 @@ def write_json_atomic(path: str | Path, obj: dict) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+# run.json, key by key: the one list of its keys. run_record writes exactly these; the
+# report's final table (aggregate.FINAL_COLUMNS), the tests' synthetic runs and the
+# workflow tests are checked against it.
+RUN_JSON = {
+    "dataset": "the dataset's name",
+    "ablation": "the ablation's name",
+    "seed": "the seed: initial weights, batch order, dropout masks",
+    "hparams": "the resolved hyper-parameters",
+    "pack_seeds": "the seeds trained in the same job (seeds_per_job)",
+    "batched": "whether the pack trained as one batched model (GPU) or seed after seed",
+    "param_count": "trainable parameters",
+    "status": "ok or diverged",
+    "diverged_at_step": "the step whose loss was not finite (null when ok)",
+    "steps": "training steps taken",
+    "resumed_from_step": "the checkpoint step training resumed from (0: from scratch)",
+    "final": "final train/test accuracy and loss, over the full sets",
+    "wall_time_s": "this seed's training time (the pack's when batched)",
+    "job_wall_time_s": "the whole job's time: start, data, every seed, writing",
+    "started_at": "when the job started, UTC",
+    "device": "cpu or cuda:N",
+    "device_name": "the GPU's name, or the CPU's",
+    "threads": "torch threads of the job",
+    "dataset_sha256": "checksum of the prepared dataset file",
+    "dataset_source": "where the data came from (files and their checksums, or how generated)",
+    "python_version": "Python of the job",
+    "torch_version": "torch of the job",
+    "torchvision_version": "torchvision installed with it",
+}
+
+
 def run_record(job: dict, seed: int, result) -> dict:
-    """run.json of one seed: what the whole job shares (`job`) plus the seed's own result."""
+    """run.json of one seed: what the whole job shares (`job`) plus the seed's own result.
+    Its keys are exactly RUN_JSON's (ValueError otherwise, naming the odd ones)."""
+    record = _record(job, seed, result)
+    if set(record) != set(RUN_JSON):
+        odd = sorted(set(record) ^ set(RUN_JSON))
+        raise ValueError(f"run.json keys differ from runs.RUN_JSON: {', '.join(odd)}")
+    return record
+
+
+def _record(job: dict, seed: int, result) -> dict:
     import importlib.metadata
     import platform
 
