@@ -96,7 +96,7 @@ rule figures:
 
 rule xor_boundary:
     input:
-        data="results/data/xor.pt",
+        data=expand(rules.prepare_dataset.output.data, dataset="xor")[0],
         runs=lambda w: [run_file("xor", w.ablation, s, "run.json") for s in STUDY["seeds"]],
         code=code_of("xor_boundary.py"),
     output:

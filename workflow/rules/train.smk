@@ -9,7 +9,7 @@ for pack in SEED_PACKS:
         name:
             "train" if len(SEED_PACKS) == 1 else "train_" + label.replace("-", "_")
         input:
-            data="results/data/{dataset}.pt",
+            data=rules.prepare_dataset.output.data,
             code=TRAIN_CODE,
         output:
             metrics=[run_file("{dataset}", "{ablation}", s, "metrics.csv") for s in pack],
