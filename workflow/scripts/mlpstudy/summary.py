@@ -97,9 +97,20 @@ def fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+def _head(headers) -> str:
+    return "".join(f"<th>{esc(h)}</th>" for h in headers)
+
+
+def _scroll_table(head: str, rows: list[str], table_id: str = "") -> str:
+    """A table that scrolls sideways when wider than the page (`head`: the header cells,
+    `rows`: each row, as HTML)."""
+    attr = f' id="{table_id}"' if table_id else ""
+    return (f'<div class="scroll"><table{attr}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def table(frame: pd.DataFrame, columns: dict, row_class=None, num=()) -> str:
     """An HTML table of `frame`'s `columns` (name -> header), every cell escaped."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in columns.values())
     body = []
     for _, row in frame.iterrows():
         cls = f' class="{esc(row_class(row))}"' if row_class else ""
@@ -107,8 +118,7 @@ def table(frame: pd.DataFrame, columns: dict, row_class=None, num=()) -> str:
             f'<td class="{"num" if c in num else "text" if c in TEXT_COLUMNS else ""}">'
             f"{esc(fmt(row[c]))}</td>" for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
-    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+    return _scroll_table(_head(columns.values()), body)
 
 
 def image(path: str | Path, alt: str) -> str:
@@ -135,6 +145,20 @@ def _digits(c) -> int:
     return 0 if c["unit"] in ("parameters", "steps") else 2
 
 
+def _compared(c) -> str:
+    return f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
+
+
+def _interval(c) -> str:
+    if c["metric"] == "param_count":
+        return "exact"
+    return _ci(c["ci_low"], c["ci_high"], _digits(c))
+
+
+def _verdict_class(c) -> str:
+    return esc(c["verdict"].replace(" ", ""))
+
+
 def claims_section(claims: pd.DataFrame) -> str:
     """Two tables: each claim once with its verdict on every dataset side by side (#claims),
     then one row per claim and dataset with the method and notes (#claims-detail)."""
@@ -144,51 +168,46 @@ def claims_section(claims: pd.DataFrame) -> str:
     claims["dataset"] = claims["dataset"].fillna("").astype(str)
     datasets = list(dict.fromkeys(claims["dataset"]))
     key = ["claim", "ablation", "reference", "metric"]
-    rows = []
-    for _, group in claims.groupby(key, sort=False):
-        first = group.iloc[0]
-        vs = f"{first['ablation']} vs {first['reference']}" if first["reference"] \
-            else first["ablation"]
-        # The band may differ by dataset (steps_to_accuracy with a threshold per dataset).
-        expected = dict(zip(group["dataset"], group["expected"]))
-        allows = (first["expected"] if len(set(expected.values())) == 1
-                  else "; ".join(f"{d}: {e}" for d, e in expected.items()))
-        cells = [f'<td class="text">{esc(first["claim"])}</td>', f"<td>{esc(vs)}</td>",
-                 f'<td class="text">{esc(allows)}</td>']
-        by_dataset = {r["dataset"]: r for _, r in group.iterrows()}
-        for dataset in datasets:
-            c = by_dataset.get(dataset)
-            if c is None:
-                cells.append('<td class="nodata">not checked</td>')
-                continue
-            exact = c["metric"] == "param_count"
-            interval = "exact" if exact else _ci(c["ci_low"], c["ci_high"], _digits(c))
-            cells.append(f'<td class="{esc(c["verdict"].replace(" ", ""))}" '
-                         f'title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b><br>'
-                         f'{esc(_measured(c, _digits(c)))}<br>{esc(interval)}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{esc(h)}</th>" for h in (
-        "claim", "compared", "the claim allows",
-        *[f"{d or 'all runs'}: verdict, measured, 95% CI" for d in datasets]))
-    detail = []
-    for _, c in claims.iterrows():
-        digits = _digits(c)
-        vs = f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
-        exact = c["metric"] == "param_count"
-        cells = [c["dataset"], c["claim"], c["verdict"], vs, c["expected"],
-                 _measured(c, digits),
-                 "exact" if exact else _ci(c["ci_low"], c["ci_high"], digits), _how(c)]
-        detail.append(f'<tr class="{esc(c["verdict"].replace(" ", ""))}">' + "".join(
-            f'<td class="{"text" if i in (1, 4, 7) else ""}">{esc(x)}</td>'
-            for i, x in enumerate(cells)) + "</tr>")
-    detail_head = "".join(f"<th>{h}</th>" for h in (
-        "dataset", "claim", "verdict", "compared", "the claim allows", "measured", "95% CI",
-        "how / notes"))
-    return (f'<div class="scroll"><table id="claims"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>'
-            '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
-            f'<div class="scroll"><table id="claims-detail"><thead><tr>{detail_head}</tr>'
-            f'</thead><tbody>{"".join(detail)}</tbody></table></div>')
+    rows = [_claim_row(group, datasets) for _, group in claims.groupby(key, sort=False)]
+    head = _head(("claim", "compared", "the claim allows",
+                  *[f"{d or 'all runs'}: verdict, measured, 95% CI" for d in datasets]))
+    detail_head = _head(("dataset", "claim", "verdict", "compared", "the claim allows",
+                         "measured", "95% CI", "how / notes"))
+    return (_scroll_table(head, rows, "claims")
+            + '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
+            + _scroll_table(detail_head, [_detail_row(c) for _, c in claims.iterrows()],
+                            "claims-detail"))
+
+
+def _claim_row(group: pd.DataFrame, datasets: list[str]) -> str:
+    """One claim (its rows, one per dataset checked): what it allows, then a verdict cell
+    per dataset."""
+    first = group.iloc[0]
+    # The band may differ by dataset (steps_to_accuracy with a threshold per dataset).
+    expected = dict(zip(group["dataset"], group["expected"]))
+    allows = (first["expected"] if len(set(expected.values())) == 1
+              else "; ".join(f"{d}: {e}" for d, e in expected.items()))
+    by_dataset = {r["dataset"]: r for _, r in group.iterrows()}
+    cells = [f'<td class="text">{esc(first["claim"])}</td>', f"<td>{esc(_compared(first))}</td>",
+             f'<td class="text">{esc(allows)}</td>',
+             *[_verdict_cell(by_dataset.get(dataset)) for dataset in datasets]]
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _verdict_cell(c) -> str:
+    """Verdict, measured value and interval of one claim on one dataset; how, as its title."""
+    if c is None:
+        return '<td class="nodata">not checked</td>'
+    return (f'<td class="{_verdict_class(c)}" title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b>'
+            f"<br>{esc(_measured(c, _digits(c)))}<br>{esc(_interval(c))}</td>")
+
+
+def _detail_row(c) -> str:
+    cells = [c["dataset"], c["claim"], c["verdict"], _compared(c), c["expected"],
+             _measured(c, _digits(c)), _interval(c), _how(c)]
+    return f'<tr class="{_verdict_class(c)}">' + "".join(
+        f'<td class="{"text" if i in (1, 4, 7) else ""}">{esc(x)}</td>'
+        for i, x in enumerate(cells)) + "</tr>"
 
 
 def _ci(low, high, digits=2) -> str:
