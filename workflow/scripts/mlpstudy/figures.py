@@ -70,12 +70,13 @@ def _accuracy_ylim(tables: list[pd.DataFrame]) -> tuple[float, float]:
 
 def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
                  ablations: list[str], dataset: str) -> plt.Figure:
+    """The PANELS side by side, a line and band per ablation with its own color and dashes;
+    a legend below them."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
     colors = plt.get_cmap("tab10").colors
     acc_tables = []
     handles = []
     for i, ablation in enumerate(ablations):
-        color = colors[i % len(colors)]
         line = None
         for ax, (split, metric, _, _) in zip(axes, PANELS):
             table = _curves(metrics, ablation, split, metric)
@@ -83,20 +84,36 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
                 continue
             if metric == "accuracy":
                 acc_tables.append(table)
-            mean = table.mean(axis=1)
-            # Distinct dash patterns: ablations that train identically (l2 and weight_decay)
-            # draw on top of each other, and the dashes show both lines are there.
-            line, = ax.plot(table.index, mean, color=color, lw=2.2 - 0.25 * (i % 4),
-                            ls=LINESTYLES[i % len(LINESTYLES)], label=_label(ablation, final))
-            ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
-                            color=color, alpha=0.18, lw=0)
-            # A diverged seed stops early: mark where, so a short curve is never a mystery.
-            for seed in table.columns:
-                last = table[seed].last_valid_index()
-                if last is not None and last < table.index.max():
-                    ax.plot(last, table[seed][last], "x", color=DIVERGED, ms=9, mew=2)
+            line = _draw_curves(ax, table, i, colors[i % len(colors)], _label(ablation, final))
         handles.append(line)
-    low, high = _accuracy_ylim(acc_tables)
+    _style_panels(axes, *_accuracy_ylim(acc_tables))
+    fig.suptitle(f"{title}: {dataset}, mean over seeds (line) and min-max over seeds (band)",
+                 fontsize=13)
+    _legend_below(fig, handles, [_label(a, final) for a in ablations])
+    return fig
+
+
+def _draw_curves(ax, table: pd.DataFrame, i: int, color, label: str):
+    """The `i`th ablation's seeds (`table`, step x seed) on one panel: their mean as a line,
+    their min-max as a band, a red x where a seed stopped early. Returns the line."""
+    mean = table.mean(axis=1)
+    # Distinct dash patterns: ablations that train identically (l2 and weight_decay)
+    # draw on top of each other, and the dashes show both lines are there.
+    line, = ax.plot(table.index, mean, color=color, lw=2.2 - 0.25 * (i % 4),
+                    ls=LINESTYLES[i % len(LINESTYLES)], label=label)
+    ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
+                    color=color, alpha=0.18, lw=0)
+    # A diverged seed stops early: mark where, so a short curve is never a mystery.
+    for seed in table.columns:
+        last = table[seed].last_valid_index()
+        if last is not None and last < table.index.max():
+            ax.plot(last, table[seed][last], "x", color=DIVERGED, ms=9, mew=2)
+    return line
+
+
+def _style_panels(axes, low: float, high: float) -> None:
+    """Titles and axis labels of the PANELS; the loss on a log axis, both accuracy panels
+    from `low` to `high`."""
     for ax, (_, metric, panel_title, ylabel) in zip(axes, PANELS):
         ax.set_title(panel_title)
         ax.set_xlabel("iteration (SGD steps)")
@@ -108,17 +125,18 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
             ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         else:
             ax.set_ylim(low, high)
-    labels = [_label(a, final) for a in ablations]
+
+
+def _legend_below(fig: plt.Figure, handles: list, labels: list[str]) -> None:
+    """The legend of the ablations that drew a line (handle not None), five to a row, and
+    the layout that leaves it room."""
     shown = [(h, lab) for h, lab in zip(handles, labels) if h is not None]
-    fig.suptitle(f"{title}: {dataset}, mean over seeds (line) and min-max over seeds (band)",
-                 fontsize=13)
     if shown:
         # Below the panels, so the legend never covers a curve.
         fig.legend([h for h, _ in shown], [lab for _, lab in shown], loc="lower center",
                    ncol=min(len(shown), 5), frameon=False)
     rows = (len(shown) + 4) // 5
     fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 0.95))
-    return fig
 
 
 def final_accuracy_figure(stats: pd.DataFrame, final: pd.DataFrame) -> plt.Figure:
