@@ -140,49 +140,65 @@ def _legend_below(fig: plt.Figure, handles: list, labels: list[str]) -> None:
 
 
 def final_accuracy_figure(stats: pd.DataFrame, final: pd.DataFrame) -> plt.Figure:
+    """A panel per dataset, a row per ablation (see the module's docstring)."""
     datasets = list(dict.fromkeys(stats["dataset"]))
     sizes = [int((stats["dataset"] == d).sum()) for d in datasets]
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 1.2 + 0.45 * sum(sizes) + 0.9 * len(datasets)),
+    fig, axes = plt.subplots(len(datasets), 1,
+                             figsize=(10, 1.2 + 0.45 * sum(sizes) + 0.9 * len(datasets)),
                              gridspec_kw={"height_ratios": [max(s, 1.5) for s in sizes]},
                              squeeze=False)
     for ax, dataset in zip(axes[:, 0], datasets):
         rows = stats[stats["dataset"] == dataset].reset_index(drop=True)
-        y = np.arange(len(rows))[::-1]  # first ablation on top
-        for yi, (_, row) in zip(y, rows.iterrows()):
-            runs = final[(final["dataset"] == dataset) & (final["ablation"] == row["ablation"])]
-            ok = runs[runs["status"] == "ok"]
-            bad = runs[runs["status"] != "ok"]
-            jitter = np.linspace(-0.12, 0.12, max(len(runs), 1))
-            ax.plot(ok["test_accuracy"] * 100, yi + jitter[:len(ok)], "o", color="0.55", ms=4,
-                    zorder=2)
-            if len(bad):
-                ax.plot(bad["test_accuracy"].fillna(0) * 100, yi + jitter[len(ok):], "x",
-                        color=DIVERGED, ms=8, mew=2, zorder=3)
-            for prefix, marker, color, dy in (("test_acc_pct", "D", "#1f77b4", 0.0),
-                                              ("stable_acc_pct", "s", "#ff7f0e", -0.28)):
-                if f"{prefix}_mean" not in row:
-                    continue
-                mean, lo, hi = (row[f"{prefix}_mean"], row[f"{prefix}_ci_low"],
-                                row[f"{prefix}_ci_high"])
-                if np.isfinite(mean):
-                    err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
-                    ax.errorbar(mean, yi + dy, xerr=err, fmt=marker, color=color, ms=6,
-                                capsize=4, lw=2, zorder=4)
-        ax.set_yticks(y)
-        ax.set_yticklabels(rows["ablation"])
-        # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
-        values = pd.concat([runs_of(final, dataset)["test_accuracy"] * 100,
-                            rows["test_acc_pct_ci_low"]]).dropna()
-        low = float(values.min()) if len(values) else 0.0
-        ax.set_xlim(max(0.0, low - 2), 100.5)
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_xlabel("test accuracy (%)")
-        ax.set_title(f"{dataset}: final (blue) and stable (orange) accuracy, mean and 95% CI "
-                     "over seeds; each seed's final (grey dot)"
-                     + (", diverged seed (red x)" if (final["status"] != "ok").any() else ""),
-                     fontsize=11)
+        _final_panel(ax, rows, final, dataset)
     fig.tight_layout()
     return fig
+
+
+def _final_panel(ax, rows: pd.DataFrame, final: pd.DataFrame, dataset: str) -> None:
+    """One dataset's ablations (`rows` of the ablation statistics)."""
+    y = np.arange(len(rows))[::-1]  # first ablation on top
+    for yi, (_, row) in zip(y, rows.iterrows()):
+        runs = final[(final["dataset"] == dataset) & (final["ablation"] == row["ablation"])]
+        _seed_accuracies(ax, runs, yi)
+        _mean_accuracies(ax, row, yi)
+    ax.set_yticks(y)
+    ax.set_yticklabels(rows["ablation"])
+    # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
+    values = pd.concat([runs_of(final, dataset)["test_accuracy"] * 100,
+                        rows["test_acc_pct_ci_low"]]).dropna()
+    low = float(values.min()) if len(values) else 0.0
+    ax.set_xlim(max(0.0, low - 2), 100.5)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("test accuracy (%)")
+    ax.set_title(f"{dataset}: final (blue) and stable (orange) accuracy, mean and 95% CI "
+                 "over seeds; each seed's final (grey dot)"
+                 + (", diverged seed (red x)" if (final["status"] != "ok").any() else ""),
+                 fontsize=11)
+
+
+def _seed_accuracies(ax, runs: pd.DataFrame, y: float) -> None:
+    """Each run's final test accuracy around `y`: a grey dot, a red x where it diverged."""
+    ok = runs[runs["status"] == "ok"]
+    bad = runs[runs["status"] != "ok"]
+    jitter = np.linspace(-0.12, 0.12, max(len(runs), 1))
+    ax.plot(ok["test_accuracy"] * 100, y + jitter[:len(ok)], "o", color="0.55", ms=4, zorder=2)
+    if len(bad):
+        ax.plot(bad["test_accuracy"].fillna(0) * 100, y + jitter[len(ok):], "x",
+                color=DIVERGED, ms=8, mew=2, zorder=3)
+
+
+def _mean_accuracies(ax, row: pd.Series, y: float) -> None:
+    """The final (at `y`) and the stable (just below) test accuracy of one ablation's
+    statistics `row`: mean and 95% interval."""
+    for prefix, marker, color, dy in (("test_acc_pct", "D", "#1f77b4", 0.0),
+                                      ("stable_acc_pct", "s", "#ff7f0e", -0.28)):
+        if f"{prefix}_mean" not in row:
+            continue
+        mean, lo, hi = row[f"{prefix}_mean"], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"]
+        if np.isfinite(mean):
+            err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
+            ax.errorbar(mean, y + dy, xerr=err, fmt=marker, color=color, ms=6, capsize=4, lw=2,
+                        zorder=4)
 
 
 def _numeric(values) -> bool:
