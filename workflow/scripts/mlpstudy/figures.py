@@ -209,56 +209,21 @@ def sweep_figure(final: pd.DataFrame, name: str, sweep: dict, dataset: str) -> p
     """Stable test accuracy against the sweep's first key, a line per starting ablation (and
     per combination of the other keys): mean over non-diverged seeds with its 95% t interval,
     each seed as a dot; where seeds diverged, a red x at the bottom with their count."""
-    keys, points = list(sweep["keys"]), list(sweep["points"])
-    xkey = keys[0]
-    xs = list(dict.fromkeys(p["values"][xkey] for p in points))
-    numeric = _numeric(xs)
-    logx = numeric and min(xs) > 0 and max(xs) / min(xs) >= 10
-    position = {x: (x if numeric else i) for i, x in enumerate(xs)}
+    xkey, points = list(sweep["keys"])[0], list(sweep["points"])
     lines = {}
     for p in points:
         label = p["start"] + "".join(f", {k}={v}" for k, v in p["values"].items() if k != xkey)
         lines.setdefault(label, []).append(p)
+    xaxis = _SweepAxis([p["values"][xkey] for p in points])
     fig, ax = plt.subplots(figsize=(9, 5.5))
     colors = plt.get_cmap("tab10").colors
-    bottom = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
-    n_lines = len(lines)
     any_diverged = False
     for i, (label, members) in enumerate(lines.items()):
-        color = colors[i % len(colors)]
         # Lines side by side at each value, so their intervals do not hide each other.
-        shift = (i - (n_lines - 1) / 2) * 0.035
-        line_x, means, lows, highs = [], [], [], []
-        for p in members:
-            runs = final[final["ablation"] == p["ablation"]]
-            ok = runs[runs["status"] == "ok"]
-            x = position[p["values"][xkey]]
-            x = x * 10 ** shift if logx else x + shift * (1 if not numeric else
-                                                            (max(xs) - min(xs) or 1))
-            values = ok["stable_test_accuracy"] * 100
-            est = describe(values)
-            ax.plot([x] * len(values), values, "o", color=color, alpha=0.35, ms=4, zorder=2)
-            line_x.append(x)
-            means.append(est.mean)
-            lows.append(est.ci_low)
-            highs.append(est.ci_high)
-            diverged = int((runs["status"] != "ok").sum())
-            if diverged:
-                any_diverged = True
-                ax.plot(x, 0.04, "x", color=DIVERGED, ms=10, mew=2.5, transform=bottom, zorder=5)
-                ax.text(x, 0.075, f"{diverged}/{len(runs)}", color=DIVERGED, ha="center",
-                        fontsize=9, transform=bottom)
-        means, lows, highs = map(np.asarray, (means, lows, highs))
-        err = np.vstack([means - lows, highs - means])
-        err = np.where(np.isfinite(err), err, 0)
-        ax.errorbar(line_x, means, yerr=err, fmt="-o", color=color, lw=2, ms=6, capsize=4,
-                    label=label, zorder=4)
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xticks([position[x] for x in xs])
-    ax.set_xticklabels([f"{x:g}" if numeric else str(x) for x in xs])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel(xkey + (" (log scale)" if logx else ""))
+        shift = (i - (len(lines) - 1) / 2) * 0.035
+        xs = [xaxis.at(p["values"][xkey], shift) for p in members]
+        any_diverged |= _sweep_line(ax, final, members, xs, colors[i % len(colors)], label)
+    xaxis.style(ax, xkey)
     ax.set_ylabel("stable test accuracy (%)")
     title = f"Sweep {name}: {dataset}, mean and 95% CI over non-diverged seeds"
     if any_diverged:
@@ -269,6 +234,69 @@ def sweep_figure(final: pd.DataFrame, name: str, sweep: dict, dataset: str) -> p
     ax.legend(loc="best", frameon=False)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+class _SweepAxis:
+    """The x axis of a sweep figure: the swept values themselves where they are numbers (on
+    a log scale where they span a factor of 10 or more), else one place each, in order."""
+
+    def __init__(self, values: list):
+        self.values = list(dict.fromkeys(values))
+        self.numeric = _numeric(self.values)
+        self.log = (self.numeric and min(self.values) > 0
+                    and max(self.values) / min(self.values) >= 10)
+        self.position = {x: (x if self.numeric else i) for i, x in enumerate(self.values)}
+
+    def at(self, value, shift: float) -> float:
+        """Where a point of `value` goes on a line moved sideways by `shift`: a fraction of
+        a decade on a log axis, of the values' span on a linear one, else of one place."""
+        x = self.position[value]
+        if self.log:
+            return x * 10 ** shift
+        return x + shift * (1 if not self.numeric else
+                            (max(self.values) - min(self.values) or 1))
+
+    def style(self, ax, key: str) -> None:
+        if self.log:
+            ax.set_xscale("log")
+        ax.set_xticks([self.position[x] for x in self.values])
+        ax.set_xticklabels([f"{x:g}" if self.numeric else str(x) for x in self.values])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel(key + (" (log scale)" if self.log else ""))
+
+
+def _sweep_line(ax, final: pd.DataFrame, points: list[dict], xs: list[float], color,
+                label: str) -> bool:
+    """One line of a sweep figure: each point's seeds as dots and its mean with the 95% t
+    interval at `xs`, joined; its diverged seeds marked. Returns whether any diverged."""
+    means, lows, highs = [], [], []
+    any_diverged = False
+    for p, x in zip(points, xs):
+        runs = final[final["ablation"] == p["ablation"]]
+        values = runs.loc[runs["status"] == "ok", "stable_test_accuracy"] * 100
+        est = describe(values)
+        ax.plot([x] * len(values), values, "o", color=color, alpha=0.35, ms=4, zorder=2)
+        means.append(est.mean)
+        lows.append(est.ci_low)
+        highs.append(est.ci_high)
+        any_diverged |= _mark_diverged(ax, runs, x)
+    means, lows, highs = map(np.asarray, (means, lows, highs))
+    err = np.vstack([means - lows, highs - means])
+    err = np.where(np.isfinite(err), err, 0)
+    ax.errorbar(xs, means, yerr=err, fmt="-o", color=color, lw=2, ms=6, capsize=4,
+                label=label, zorder=4)
+    return any_diverged
+
+
+def _mark_diverged(ax, runs: pd.DataFrame, x: float) -> bool:
+    """A red x at the bottom of the axes at `x` with the count of diverged runs, if any."""
+    diverged = int((runs["status"] != "ok").sum())
+    if diverged:
+        bottom = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+        ax.plot(x, 0.04, "x", color=DIVERGED, ms=10, mew=2.5, transform=bottom, zorder=5)
+        ax.text(x, 0.075, f"{diverged}/{len(runs)}", color=DIVERGED, ha="center",
+                fontsize=9, transform=bottom)
+    return bool(diverged)
 
 
 def runs_of(final: pd.DataFrame, dataset: str) -> pd.DataFrame:
