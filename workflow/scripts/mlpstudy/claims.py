@@ -151,9 +151,10 @@ def _runs(final: pd.DataFrame, ablation: str) -> pd.DataFrame:
 
 
 def _values(final: pd.DataFrame, ablation: str, claim: dict, curves: dict | None,
-            dataset: str | None) -> tuple[dict, dict, int, int]:
-    """seed -> value of the ok runs of `ablation`, seed -> the value a "never" is at least
-    (the run's last step), and the counts of all and of diverged runs."""
+            dataset: str | None) -> tuple[dict, dict, int]:
+    """seed -> value of the ok runs of `ablation` that have one (NaN, such as a curve metric's
+    step the run never got to, is left out), seed -> the value a "never" is at least (the
+    run's last step), and the count of diverged runs."""
     runs = _runs(final, ablation)
     ok = runs[runs["status"] == "ok"]
     metric = claim["metric"]
@@ -167,7 +168,8 @@ def _values(final: pd.DataFrame, ablation: str, claim: dict, curves: dict | None
             curve = curves.get((d, ablation, int(s)))
             values[int(s)] = math.nan if curve is None else curve_value(curve, claim, dataset or d)
     last = {int(s): float(n) for s, n in zip(ok["seed"], ok["steps"])}
-    return values, last, len(runs), len(runs) - len(ok)
+    values = {s: v for s, v in values.items() if not math.isnan(v)}
+    return values, last, len(runs) - len(ok)
 
 
 def _param_count(final: pd.DataFrame, ablation: str) -> float:
@@ -209,83 +211,118 @@ def check_claim(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None =
     """The verdict of one claim on the runs of `final` (of `dataset` when given)."""
     if dataset is not None:
         final = final[final["dataset"] == dataset]
-    metric, ablation, reference = claim["metric"], claim["ablation"], claim.get("reference")
-    unit = UNITS[metric]
-    row = {"dataset": dataset if dataset is not None else
-           ", ".join(dict.fromkeys(final["dataset"].astype(str))),
-           "claim": claim["text"], "ablation": ablation, "reference": reference or "",
-           "metric": metric, "unit": unit, "expected": expected_text(claim, dataset),
-           "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-           "ablation_mean": math.nan, "reference_mean": math.nan,
-           "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
-    names = [ablation] + ([reference] if reference else [])
+    row = _empty_row(claim, final, dataset)
+    names = [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
     missing = [n for n in names if not (final["ablation"] == n).any()]
     if missing:
         return {**row, "verdict": NO_DATA,
                 "note": f"no runs of {', '.join(missing)} in the results"}
-
-    notes = []
-    if metric == "param_count":
-        a = _param_count(final, ablation)
-        b = _param_count(final, reference) if reference else 0.0
-        d = a - b
-        est = Estimate(1, d, 0.0, d, d, "exact (parameter counts do not depend on the seed)")
-        row.update(ablation_mean=a, reference_mean=b if reference else math.nan,
-                   n_ablation=int((final["ablation"] == ablation).sum()),
-                   n_reference=int((final["ablation"] == reference).sum()) if reference else 0)
-    elif metric == "diverged_fraction":
-        counts = [(int((_runs(final, n)["status"] != "ok").sum()), len(_runs(final, n)))
-                  for n in names]
-        est = proportion(*counts[0]) if not reference else proportion_difference(*counts[0],
-                                                                                 *counts[1])
-        row.update(ablation_mean=counts[0][0] / counts[0][1], n_ablation=counts[0][1],
-                   reference_mean=counts[1][0] / counts[1][1] if reference else math.nan,
-                   n_reference=counts[1][1] if reference else 0)
-        notes.append(" vs ".join(f"{k}/{n} diverged" for k, n in counts))
+    if claim["metric"] == "param_count":
+        est, sides, notes = _param_count_estimate(claim, final)
+    elif claim["metric"] == "diverged_fraction":
+        est, sides, notes = _diverged_estimate(claim, final, names)
     else:
-        if metric in CURVE_METRICS:
-            if curves is None:
-                if metrics is None:
-                    raise ValueError(f"metric {metric} needs the curves (metrics table)")
-                curves = _curves(metrics, claim.get("split") or "test")
-        a, a_last, n_a, div_a = _values(final, ablation, claim, curves, dataset)
-        b, b_last, n_b, div_b = ({}, {}, 0, 0) if not reference else \
-            _values(final, reference, claim, curves, dataset)
-        for name, div in ((ablation, div_a), (reference, div_b)):
-            if div:
-                notes.append(f"{div} diverged run(s) of {name} left out")
-        a = {s: v for s, v in a.items() if not math.isnan(v)}
-        b = {s: v for s, v in b.items() if not math.isnan(v)}
-        censored = metric in CENSORED
-        if metric in ("stable_accuracy", "stability", "steps_to_stable"):
-            note = _short_window_note(final, names, claim, curves)
-            if note:
-                notes.append(note)
-        if censored:
-            for name, vals in ((ablation, a), (reference, b)):
-                never = sum(math.isinf(v) for v in vals.values())
-                if never:
-                    notes.append(f"{name}: never on {never} of {len(vals)} seed(s)")
-        mean_of = (lambda v, last: _mean_shown(v, last)) if censored else \
-            (lambda v, last: describe(v.values()).mean)
-        row.update(n_ablation=len(a), n_reference=len(b), ablation_mean=mean_of(a, a_last),
-                   reference_mean=mean_of(b, b_last) if reference else math.nan)
-        if not a or (reference and not b):
-            return {**row, "verdict": NO_DATA,
-                    "note": "; ".join(notes + ["no finished (non-diverged) runs to compare"])}
-        if censored:
-            est = censored_estimate(a, a_last, b if reference else None,
-                                    b_last if reference else None)
-            if any(math.isinf(v) for v in list(a.values()) + list(b.values())):
-                notes.append("never counted as the run's last step for the measured value; "
-                             "the interval covers every step it could have taken")
-        else:
-            est = difference(a, b) if reference else describe(a.values())
-        if math.isnan(est.ci_low) or math.isnan(est.ci_high):
-            notes.append("too few seeds for a 95% interval (need at least 2 on each side)")
+        est, sides, notes = _seed_estimate(claim, final, names, metrics, curves, dataset)
+    row.update(sides)
+    if est is None:
+        return {**row, "verdict": NO_DATA, "note": "; ".join(notes)}
     row.update(difference=est.mean, ci_low=est.ci_low, ci_high=est.ci_high, method=est.method,
                verdict=verdict(est.ci_low, est.ci_high, band(claim)), note="; ".join(notes))
     return row
+
+
+def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
+    """The claims table's row of `claim` before anything is measured."""
+    return {"dataset": dataset if dataset is not None else
+            ", ".join(dict.fromkeys(final["dataset"].astype(str))),
+            "claim": claim["text"], "ablation": claim["ablation"],
+            "reference": claim.get("reference") or "", "metric": claim["metric"],
+            "unit": UNITS[claim["metric"]], "expected": expected_text(claim, dataset),
+            "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+            "ablation_mean": math.nan, "reference_mean": math.nan,
+            "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
+
+
+# Each estimate below returns (Estimate, or None when a side has no finished run to compare;
+# the row's means and counts of both sides; notes for the row).
+
+def _param_count_estimate(claim: dict, final: pd.DataFrame) -> tuple[Estimate, dict, list]:
+    ablation, reference = claim["ablation"], claim.get("reference")
+    a = _param_count(final, ablation)
+    b = _param_count(final, reference) if reference else 0.0
+    d = a - b
+    est = Estimate(1, d, 0.0, d, d, "exact (parameter counts do not depend on the seed)")
+    sides = dict(ablation_mean=a, reference_mean=b if reference else math.nan,
+                 n_ablation=int((final["ablation"] == ablation).sum()),
+                 n_reference=int((final["ablation"] == reference).sum()) if reference else 0)
+    return est, sides, []
+
+
+def _diverged_estimate(claim: dict, final: pd.DataFrame,
+                       names: list) -> tuple[Estimate, dict, list]:
+    reference = claim.get("reference")
+    counts = [(int((_runs(final, n)["status"] != "ok").sum()), len(_runs(final, n)))
+              for n in names]
+    est = proportion(*counts[0]) if not reference else proportion_difference(*counts[0],
+                                                                             *counts[1])
+    sides = dict(ablation_mean=counts[0][0] / counts[0][1], n_ablation=counts[0][1],
+                 reference_mean=counts[1][0] / counts[1][1] if reference else math.nan,
+                 n_reference=counts[1][1] if reference else 0)
+    return est, sides, [" vs ".join(f"{k}/{n} diverged" for k, n in counts)]
+
+
+def _seed_estimate(claim: dict, final: pd.DataFrame, names: list, metrics: pd.DataFrame | None,
+                   curves: dict | None, dataset: str | None) -> tuple[Estimate | None, dict, list]:
+    """Difference (or mean) over seeds of a final-table metric or one read from the curves;
+    diverged runs and runs without a value are left out."""
+    metric, reference = claim["metric"], claim.get("reference")
+    if metric in CURVE_METRICS and curves is None:
+        if metrics is None:
+            raise ValueError(f"metric {metric} needs the curves (metrics table)")
+        curves = _curves(metrics, claim.get("split") or "test")
+    a, a_last, div_a = _values(final, claim["ablation"], claim, curves, dataset)
+    b, b_last, div_b = (_values(final, reference, claim, curves, dataset) if reference
+                        else ({}, {}, 0))
+    notes = [f"{div} diverged run(s) of {name} left out"
+             for name, div in ((claim["ablation"], div_a), (reference, div_b)) if div]
+    notes += _seed_notes(claim, final, names, curves, a, b)
+    censored = metric in CENSORED
+    sides = dict(n_ablation=len(a), n_reference=len(b),
+                 ablation_mean=_side_mean(a, a_last, censored),
+                 reference_mean=_side_mean(b, b_last, censored) if reference else math.nan)
+    if not a or (reference and not b):
+        return None, sides, notes + ["no finished (non-diverged) runs to compare"]
+    if censored:
+        est = censored_estimate(a, a_last, b if reference else None,
+                                b_last if reference else None)
+        if any(math.isinf(v) for v in list(a.values()) + list(b.values())):
+            notes.append("never counted as the run's last step for the measured value; "
+                         "the interval covers every step it could have taken")
+    else:
+        est = difference(a, b) if reference else describe(a.values())
+    if math.isnan(est.ci_low) or math.isnan(est.ci_high):
+        notes.append("too few seeds for a 95% interval (need at least 2 on each side)")
+    return est, sides, notes
+
+
+def _seed_notes(claim: dict, final: pd.DataFrame, names: list, curves: dict | None,
+                a: dict, b: dict) -> list[str]:
+    """Where the stable window is short, and on how many seeds a step count is "never"."""
+    notes = []
+    if claim["metric"] in ("stable_accuracy", "stability", "steps_to_stable"):
+        note = _short_window_note(final, names, claim, curves)
+        if note:
+            notes.append(note)
+    if claim["metric"] in CENSORED:
+        for name, vals in ((claim["ablation"], a), (claim.get("reference"), b)):
+            never = sum(math.isinf(v) for v in vals.values())
+            if never:
+                notes.append(f"{name}: never on {never} of {len(vals)} seed(s)")
+    return notes
+
+
+def _side_mean(values: dict, last: dict, censored: bool) -> float:
+    return _mean_shown(values, last) if censored else describe(values.values()).mean
 
 
 def check_claims(claims: list[dict], final: pd.DataFrame,

@@ -70,12 +70,13 @@ def _accuracy_ylim(tables: list[pd.DataFrame]) -> tuple[float, float]:
 
 def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
                  ablations: list[str], dataset: str) -> plt.Figure:
+    """The PANELS side by side, a line and band per ablation with its own color and dashes;
+    a legend below them."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
     colors = plt.get_cmap("tab10").colors
     acc_tables = []
     handles = []
     for i, ablation in enumerate(ablations):
-        color = colors[i % len(colors)]
         line = None
         for ax, (split, metric, _, _) in zip(axes, PANELS):
             table = _curves(metrics, ablation, split, metric)
@@ -83,20 +84,36 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
                 continue
             if metric == "accuracy":
                 acc_tables.append(table)
-            mean = table.mean(axis=1)
-            # Distinct dash patterns: ablations that train identically (l2 and weight_decay)
-            # draw on top of each other, and the dashes show both lines are there.
-            line, = ax.plot(table.index, mean, color=color, lw=2.2 - 0.25 * (i % 4),
-                            ls=LINESTYLES[i % len(LINESTYLES)], label=_label(ablation, final))
-            ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
-                            color=color, alpha=0.18, lw=0)
-            # A diverged seed stops early: mark where, so a short curve is never a mystery.
-            for seed in table.columns:
-                last = table[seed].last_valid_index()
-                if last is not None and last < table.index.max():
-                    ax.plot(last, table[seed][last], "x", color=DIVERGED, ms=9, mew=2)
+            line = _draw_curves(ax, table, i, colors[i % len(colors)], _label(ablation, final))
         handles.append(line)
-    low, high = _accuracy_ylim(acc_tables)
+    _style_panels(axes, *_accuracy_ylim(acc_tables))
+    fig.suptitle(f"{title}: {dataset}, mean over seeds (line) and min-max over seeds (band)",
+                 fontsize=13)
+    _legend_below(fig, handles, [_label(a, final) for a in ablations])
+    return fig
+
+
+def _draw_curves(ax, table: pd.DataFrame, i: int, color, label: str):
+    """The `i`th ablation's seeds (`table`, step x seed) on one panel: their mean as a line,
+    their min-max as a band, a red x where a seed stopped early. Returns the line."""
+    mean = table.mean(axis=1)
+    # Distinct dash patterns: ablations that train identically (l2 and weight_decay)
+    # draw on top of each other, and the dashes show both lines are there.
+    line, = ax.plot(table.index, mean, color=color, lw=2.2 - 0.25 * (i % 4),
+                    ls=LINESTYLES[i % len(LINESTYLES)], label=label)
+    ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
+                    color=color, alpha=0.18, lw=0)
+    # A diverged seed stops early: mark where, so a short curve is never a mystery.
+    for seed in table.columns:
+        last = table[seed].last_valid_index()
+        if last is not None and last < table.index.max():
+            ax.plot(last, table[seed][last], "x", color=DIVERGED, ms=9, mew=2)
+    return line
+
+
+def _style_panels(axes, low: float, high: float) -> None:
+    """Titles and axis labels of the PANELS; the loss on a log axis, both accuracy panels
+    from `low` to `high`."""
     for ax, (_, metric, panel_title, ylabel) in zip(axes, PANELS):
         ax.set_title(panel_title)
         ax.set_xlabel("iteration (SGD steps)")
@@ -108,63 +125,80 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
             ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         else:
             ax.set_ylim(low, high)
-    labels = [_label(a, final) for a in ablations]
+
+
+def _legend_below(fig: plt.Figure, handles: list, labels: list[str]) -> None:
+    """The legend of the ablations that drew a line (handle not None), five to a row, and
+    the layout that leaves it room."""
     shown = [(h, lab) for h, lab in zip(handles, labels) if h is not None]
-    fig.suptitle(f"{title}: {dataset}, mean over seeds (line) and min-max over seeds (band)",
-                 fontsize=13)
     if shown:
         # Below the panels, so the legend never covers a curve.
         fig.legend([h for h, _ in shown], [lab for _, lab in shown], loc="lower center",
                    ncol=min(len(shown), 5), frameon=False)
     rows = (len(shown) + 4) // 5
     fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 0.95))
-    return fig
 
 
 def final_accuracy_figure(stats: pd.DataFrame, final: pd.DataFrame) -> plt.Figure:
+    """A panel per dataset, a row per ablation (see the module's docstring)."""
     datasets = list(dict.fromkeys(stats["dataset"]))
     sizes = [int((stats["dataset"] == d).sum()) for d in datasets]
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 1.2 + 0.45 * sum(sizes) + 0.9 * len(datasets)),
+    fig, axes = plt.subplots(len(datasets), 1,
+                             figsize=(10, 1.2 + 0.45 * sum(sizes) + 0.9 * len(datasets)),
                              gridspec_kw={"height_ratios": [max(s, 1.5) for s in sizes]},
                              squeeze=False)
     for ax, dataset in zip(axes[:, 0], datasets):
         rows = stats[stats["dataset"] == dataset].reset_index(drop=True)
-        y = np.arange(len(rows))[::-1]  # first ablation on top
-        for yi, (_, row) in zip(y, rows.iterrows()):
-            runs = final[(final["dataset"] == dataset) & (final["ablation"] == row["ablation"])]
-            ok = runs[runs["status"] == "ok"]
-            bad = runs[runs["status"] != "ok"]
-            jitter = np.linspace(-0.12, 0.12, max(len(runs), 1))
-            ax.plot(ok["test_accuracy"] * 100, yi + jitter[:len(ok)], "o", color="0.55", ms=4,
-                    zorder=2)
-            if len(bad):
-                ax.plot(bad["test_accuracy"].fillna(0) * 100, yi + jitter[len(ok):], "x",
-                        color=DIVERGED, ms=8, mew=2, zorder=3)
-            for prefix, marker, color, dy in (("test_acc_pct", "D", "#1f77b4", 0.0),
-                                              ("stable_acc_pct", "s", "#ff7f0e", -0.28)):
-                if f"{prefix}_mean" not in row:
-                    continue
-                mean, lo, hi = (row[f"{prefix}_mean"], row[f"{prefix}_ci_low"],
-                                row[f"{prefix}_ci_high"])
-                if np.isfinite(mean):
-                    err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
-                    ax.errorbar(mean, yi + dy, xerr=err, fmt=marker, color=color, ms=6,
-                                capsize=4, lw=2, zorder=4)
-        ax.set_yticks(y)
-        ax.set_yticklabels(rows["ablation"])
-        # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
-        values = pd.concat([runs_of(final, dataset)["test_accuracy"] * 100,
-                            rows["test_acc_pct_ci_low"]]).dropna()
-        low = float(values.min()) if len(values) else 0.0
-        ax.set_xlim(max(0.0, low - 2), 100.5)
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_xlabel("test accuracy (%)")
-        ax.set_title(f"{dataset}: final (blue) and stable (orange) accuracy, mean and 95% CI "
-                     "over seeds; each seed's final (grey dot)"
-                     + (", diverged seed (red x)" if (final["status"] != "ok").any() else ""),
-                     fontsize=11)
+        _final_panel(ax, rows, final, dataset)
     fig.tight_layout()
     return fig
+
+
+def _final_panel(ax, rows: pd.DataFrame, final: pd.DataFrame, dataset: str) -> None:
+    """One dataset's ablations (`rows` of the ablation statistics)."""
+    y = np.arange(len(rows))[::-1]  # first ablation on top
+    for yi, (_, row) in zip(y, rows.iterrows()):
+        runs = final[(final["dataset"] == dataset) & (final["ablation"] == row["ablation"])]
+        _seed_accuracies(ax, runs, yi)
+        _mean_accuracies(ax, row, yi)
+    ax.set_yticks(y)
+    ax.set_yticklabels(rows["ablation"])
+    # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
+    values = pd.concat([runs_of(final, dataset)["test_accuracy"] * 100,
+                        rows["test_acc_pct_ci_low"]]).dropna()
+    low = float(values.min()) if len(values) else 0.0
+    ax.set_xlim(max(0.0, low - 2), 100.5)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("test accuracy (%)")
+    ax.set_title(f"{dataset}: final (blue) and stable (orange) accuracy, mean and 95% CI "
+                 "over seeds; each seed's final (grey dot)"
+                 + (", diverged seed (red x)" if (final["status"] != "ok").any() else ""),
+                 fontsize=11)
+
+
+def _seed_accuracies(ax, runs: pd.DataFrame, y: float) -> None:
+    """Each run's final test accuracy around `y`: a grey dot, a red x where it diverged."""
+    ok = runs[runs["status"] == "ok"]
+    bad = runs[runs["status"] != "ok"]
+    jitter = np.linspace(-0.12, 0.12, max(len(runs), 1))
+    ax.plot(ok["test_accuracy"] * 100, y + jitter[:len(ok)], "o", color="0.55", ms=4, zorder=2)
+    if len(bad):
+        ax.plot(bad["test_accuracy"].fillna(0) * 100, y + jitter[len(ok):], "x",
+                color=DIVERGED, ms=8, mew=2, zorder=3)
+
+
+def _mean_accuracies(ax, row: pd.Series, y: float) -> None:
+    """The final (at `y`) and the stable (just below) test accuracy of one ablation's
+    statistics `row`: mean and 95% interval."""
+    for prefix, marker, color, dy in (("test_acc_pct", "D", "#1f77b4", 0.0),
+                                      ("stable_acc_pct", "s", "#ff7f0e", -0.28)):
+        if f"{prefix}_mean" not in row:
+            continue
+        mean, lo, hi = row[f"{prefix}_mean"], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"]
+        if np.isfinite(mean):
+            err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
+            ax.errorbar(mean, y + dy, xerr=err, fmt=marker, color=color, ms=6, capsize=4, lw=2,
+                        zorder=4)
 
 
 def _numeric(values) -> bool:
@@ -175,56 +209,21 @@ def sweep_figure(final: pd.DataFrame, name: str, sweep: dict, dataset: str) -> p
     """Stable test accuracy against the sweep's first key, a line per starting ablation (and
     per combination of the other keys): mean over non-diverged seeds with its 95% t interval,
     each seed as a dot; where seeds diverged, a red x at the bottom with their count."""
-    keys, points = list(sweep["keys"]), list(sweep["points"])
-    xkey = keys[0]
-    xs = list(dict.fromkeys(p["values"][xkey] for p in points))
-    numeric = _numeric(xs)
-    logx = numeric and min(xs) > 0 and max(xs) / min(xs) >= 10
-    position = {x: (x if numeric else i) for i, x in enumerate(xs)}
+    xkey, points = list(sweep["keys"])[0], list(sweep["points"])
     lines = {}
     for p in points:
         label = p["start"] + "".join(f", {k}={v}" for k, v in p["values"].items() if k != xkey)
         lines.setdefault(label, []).append(p)
+    xaxis = _SweepAxis([p["values"][xkey] for p in points])
     fig, ax = plt.subplots(figsize=(9, 5.5))
     colors = plt.get_cmap("tab10").colors
-    bottom = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
-    n_lines = len(lines)
     any_diverged = False
     for i, (label, members) in enumerate(lines.items()):
-        color = colors[i % len(colors)]
         # Lines side by side at each value, so their intervals do not hide each other.
-        shift = (i - (n_lines - 1) / 2) * 0.035
-        line_x, means, lows, highs = [], [], [], []
-        for p in members:
-            runs = final[final["ablation"] == p["ablation"]]
-            ok = runs[runs["status"] == "ok"]
-            x = position[p["values"][xkey]]
-            x = x * 10 ** shift if logx else x + shift * (1 if not numeric else
-                                                            (max(xs) - min(xs) or 1))
-            values = ok["stable_test_accuracy"] * 100
-            est = describe(values)
-            ax.plot([x] * len(values), values, "o", color=color, alpha=0.35, ms=4, zorder=2)
-            line_x.append(x)
-            means.append(est.mean)
-            lows.append(est.ci_low)
-            highs.append(est.ci_high)
-            diverged = int((runs["status"] != "ok").sum())
-            if diverged:
-                any_diverged = True
-                ax.plot(x, 0.04, "x", color=DIVERGED, ms=10, mew=2.5, transform=bottom, zorder=5)
-                ax.text(x, 0.075, f"{diverged}/{len(runs)}", color=DIVERGED, ha="center",
-                        fontsize=9, transform=bottom)
-        means, lows, highs = map(np.asarray, (means, lows, highs))
-        err = np.vstack([means - lows, highs - means])
-        err = np.where(np.isfinite(err), err, 0)
-        ax.errorbar(line_x, means, yerr=err, fmt="-o", color=color, lw=2, ms=6, capsize=4,
-                    label=label, zorder=4)
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xticks([position[x] for x in xs])
-    ax.set_xticklabels([f"{x:g}" if numeric else str(x) for x in xs])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel(xkey + (" (log scale)" if logx else ""))
+        shift = (i - (len(lines) - 1) / 2) * 0.035
+        xs = [xaxis.at(p["values"][xkey], shift) for p in members]
+        any_diverged |= _sweep_line(ax, final, members, xs, colors[i % len(colors)], label)
+    xaxis.style(ax, xkey)
     ax.set_ylabel("stable test accuracy (%)")
     title = f"Sweep {name}: {dataset}, mean and 95% CI over non-diverged seeds"
     if any_diverged:
@@ -235,6 +234,69 @@ def sweep_figure(final: pd.DataFrame, name: str, sweep: dict, dataset: str) -> p
     ax.legend(loc="best", frameon=False)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+class _SweepAxis:
+    """The x axis of a sweep figure: the swept values themselves where they are numbers (on
+    a log scale where they span a factor of 10 or more), else one place each, in order."""
+
+    def __init__(self, values: list):
+        self.values = list(dict.fromkeys(values))
+        self.numeric = _numeric(self.values)
+        self.log = (self.numeric and min(self.values) > 0
+                    and max(self.values) / min(self.values) >= 10)
+        self.position = {x: (x if self.numeric else i) for i, x in enumerate(self.values)}
+
+    def at(self, value, shift: float) -> float:
+        """Where a point of `value` goes on a line moved sideways by `shift`: a fraction of
+        a decade on a log axis, of the values' span on a linear one, else of one place."""
+        x = self.position[value]
+        if self.log:
+            return x * 10 ** shift
+        return x + shift * (1 if not self.numeric else
+                            (max(self.values) - min(self.values) or 1))
+
+    def style(self, ax, key: str) -> None:
+        if self.log:
+            ax.set_xscale("log")
+        ax.set_xticks([self.position[x] for x in self.values])
+        ax.set_xticklabels([f"{x:g}" if self.numeric else str(x) for x in self.values])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel(key + (" (log scale)" if self.log else ""))
+
+
+def _sweep_line(ax, final: pd.DataFrame, points: list[dict], xs: list[float], color,
+                label: str) -> bool:
+    """One line of a sweep figure: each point's seeds as dots and its mean with the 95% t
+    interval at `xs`, joined; its diverged seeds marked. Returns whether any diverged."""
+    means, lows, highs = [], [], []
+    any_diverged = False
+    for p, x in zip(points, xs):
+        runs = final[final["ablation"] == p["ablation"]]
+        values = runs.loc[runs["status"] == "ok", "stable_test_accuracy"] * 100
+        est = describe(values)
+        ax.plot([x] * len(values), values, "o", color=color, alpha=0.35, ms=4, zorder=2)
+        means.append(est.mean)
+        lows.append(est.ci_low)
+        highs.append(est.ci_high)
+        any_diverged |= _mark_diverged(ax, runs, x)
+    means, lows, highs = map(np.asarray, (means, lows, highs))
+    err = np.vstack([means - lows, highs - means])
+    err = np.where(np.isfinite(err), err, 0)
+    ax.errorbar(xs, means, yerr=err, fmt="-o", color=color, lw=2, ms=6, capsize=4,
+                label=label, zorder=4)
+    return any_diverged
+
+
+def _mark_diverged(ax, runs: pd.DataFrame, x: float) -> bool:
+    """A red x at the bottom of the axes at `x` with the count of diverged runs, if any."""
+    diverged = int((runs["status"] != "ok").sum())
+    if diverged:
+        bottom = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+        ax.plot(x, 0.04, "x", color=DIVERGED, ms=10, mew=2.5, transform=bottom, zorder=5)
+        ax.text(x, 0.075, f"{diverged}/{len(runs)}", color=DIVERGED, ha="center",
+                fontsize=9, transform=bottom)
+    return bool(diverged)
 
 
 def runs_of(final: pd.DataFrame, dataset: str) -> pd.DataFrame:

@@ -97,9 +97,20 @@ def fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+def _head(headers) -> str:
+    return "".join(f"<th>{esc(h)}</th>" for h in headers)
+
+
+def _scroll_table(head: str, rows: list[str], table_id: str = "") -> str:
+    """A table that scrolls sideways when wider than the page (`head`: the header cells,
+    `rows`: each row, as HTML)."""
+    attr = f' id="{table_id}"' if table_id else ""
+    return (f'<div class="scroll"><table{attr}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def table(frame: pd.DataFrame, columns: dict, row_class=None, num=()) -> str:
     """An HTML table of `frame`'s `columns` (name -> header), every cell escaped."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in columns.values())
     body = []
     for _, row in frame.iterrows():
         cls = f' class="{esc(row_class(row))}"' if row_class else ""
@@ -107,8 +118,7 @@ def table(frame: pd.DataFrame, columns: dict, row_class=None, num=()) -> str:
             f'<td class="{"num" if c in num else "text" if c in TEXT_COLUMNS else ""}">'
             f"{esc(fmt(row[c]))}</td>" for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
-    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+    return _scroll_table(_head(columns.values()), body)
 
 
 def image(path: str | Path, alt: str) -> str:
@@ -135,6 +145,20 @@ def _digits(c) -> int:
     return 0 if c["unit"] in ("parameters", "steps") else 2
 
 
+def _compared(c) -> str:
+    return f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
+
+
+def _interval(c) -> str:
+    if c["metric"] == "param_count":
+        return "exact"
+    return _ci(c["ci_low"], c["ci_high"], _digits(c))
+
+
+def _verdict_class(c) -> str:
+    return esc(c["verdict"].replace(" ", ""))
+
+
 def claims_section(claims: pd.DataFrame) -> str:
     """Two tables: each claim once with its verdict on every dataset side by side (#claims),
     then one row per claim and dataset with the method and notes (#claims-detail)."""
@@ -144,51 +168,46 @@ def claims_section(claims: pd.DataFrame) -> str:
     claims["dataset"] = claims["dataset"].fillna("").astype(str)
     datasets = list(dict.fromkeys(claims["dataset"]))
     key = ["claim", "ablation", "reference", "metric"]
-    rows = []
-    for _, group in claims.groupby(key, sort=False):
-        first = group.iloc[0]
-        vs = f"{first['ablation']} vs {first['reference']}" if first["reference"] \
-            else first["ablation"]
-        # The band may differ by dataset (steps_to_accuracy with a threshold per dataset).
-        expected = dict(zip(group["dataset"], group["expected"]))
-        allows = (first["expected"] if len(set(expected.values())) == 1
-                  else "; ".join(f"{d}: {e}" for d, e in expected.items()))
-        cells = [f'<td class="text">{esc(first["claim"])}</td>', f"<td>{esc(vs)}</td>",
-                 f'<td class="text">{esc(allows)}</td>']
-        by_dataset = {r["dataset"]: r for _, r in group.iterrows()}
-        for dataset in datasets:
-            c = by_dataset.get(dataset)
-            if c is None:
-                cells.append('<td class="nodata">not checked</td>')
-                continue
-            exact = c["metric"] == "param_count"
-            interval = "exact" if exact else _ci(c["ci_low"], c["ci_high"], _digits(c))
-            cells.append(f'<td class="{esc(c["verdict"].replace(" ", ""))}" '
-                         f'title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b><br>'
-                         f'{esc(_measured(c, _digits(c)))}<br>{esc(interval)}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{esc(h)}</th>" for h in (
-        "claim", "compared", "the claim allows",
-        *[f"{d or 'all runs'}: verdict, measured, 95% CI" for d in datasets]))
-    detail = []
-    for _, c in claims.iterrows():
-        digits = _digits(c)
-        vs = f"{c['ablation']} vs {c['reference']}" if c["reference"] else c["ablation"]
-        exact = c["metric"] == "param_count"
-        cells = [c["dataset"], c["claim"], c["verdict"], vs, c["expected"],
-                 _measured(c, digits),
-                 "exact" if exact else _ci(c["ci_low"], c["ci_high"], digits), _how(c)]
-        detail.append(f'<tr class="{esc(c["verdict"].replace(" ", ""))}">' + "".join(
-            f'<td class="{"text" if i in (1, 4, 7) else ""}">{esc(x)}</td>'
-            for i, x in enumerate(cells)) + "</tr>")
-    detail_head = "".join(f"<th>{h}</th>" for h in (
-        "dataset", "claim", "verdict", "compared", "the claim allows", "measured", "95% CI",
-        "how / notes"))
-    return (f'<div class="scroll"><table id="claims"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>'
-            '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
-            f'<div class="scroll"><table id="claims-detail"><thead><tr>{detail_head}</tr>'
-            f'</thead><tbody>{"".join(detail)}</tbody></table></div>')
+    rows = [_claim_row(group, datasets) for _, group in claims.groupby(key, sort=False)]
+    head = _head(("claim", "compared", "the claim allows",
+                  *[f"{d or 'all runs'}: verdict, measured, 95% CI" for d in datasets]))
+    detail_head = _head(("dataset", "claim", "verdict", "compared", "the claim allows",
+                         "measured", "95% CI", "how / notes"))
+    return (_scroll_table(head, rows, "claims")
+            + '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
+            + _scroll_table(detail_head, [_detail_row(c) for _, c in claims.iterrows()],
+                            "claims-detail"))
+
+
+def _claim_row(group: pd.DataFrame, datasets: list[str]) -> str:
+    """One claim (its rows, one per dataset checked): what it allows, then a verdict cell
+    per dataset."""
+    first = group.iloc[0]
+    # The band may differ by dataset (steps_to_accuracy with a threshold per dataset).
+    expected = dict(zip(group["dataset"], group["expected"]))
+    allows = (first["expected"] if len(set(expected.values())) == 1
+              else "; ".join(f"{d}: {e}" for d, e in expected.items()))
+    by_dataset = {r["dataset"]: r for _, r in group.iterrows()}
+    cells = [f'<td class="text">{esc(first["claim"])}</td>', f"<td>{esc(_compared(first))}</td>",
+             f'<td class="text">{esc(allows)}</td>',
+             *[_verdict_cell(by_dataset.get(dataset)) for dataset in datasets]]
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _verdict_cell(c) -> str:
+    """Verdict, measured value and interval of one claim on one dataset; how, as its title."""
+    if c is None:
+        return '<td class="nodata">not checked</td>'
+    return (f'<td class="{_verdict_class(c)}" title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b>'
+            f"<br>{esc(_measured(c, _digits(c)))}<br>{esc(_interval(c))}</td>")
+
+
+def _detail_row(c) -> str:
+    cells = [c["dataset"], c["claim"], c["verdict"], _compared(c), c["expected"],
+             _measured(c, _digits(c)), _interval(c), _how(c)]
+    return f'<tr class="{_verdict_class(c)}">' + "".join(
+        f'<td class="{"text" if i in (1, 4, 7) else ""}">{esc(x)}</td>'
+        for i, x in enumerate(cells)) + "</tr>"
 
 
 def _ci(low, high, digits=2) -> str:
@@ -202,62 +221,100 @@ def _ci(low, high, digits=2) -> str:
 
 def render(ctx: dict) -> str:
     """The page. `ctx` keys: title, datasets, seeds, config_hash, protocol, ablations
-    (DataFrame: ablation, dataset, description, changes), claims, summary, final
+    (DataFrame: ablation, dataset, description, changes), claims, ablation_stats, final
     (DataFrames), figures ([(dataset, title, caption, png path)]; (title, caption, png)
     for a figure of no one dataset), provenance ({name: value}),
     checksums (DataFrame: dataset, sha256), verdict_rules (text)."""
-    summary, final, claims = ctx["ablation_stats"], ctx["final"], ctx["claims"]
-    protocol = ", ".join(f"{k}={v}" for k, v in ctx["protocol"].items())
-    n_div = int((final["status"] != "ok").sum())
-    counts = claims["verdict"].value_counts().to_dict() if len(claims) else {}
-    verdicts = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no claims configured"
-    if len(claims) and "dataset" in claims and claims["dataset"].nunique() > 1:
-        verdicts = "; ".join(
-            f"{d}: " + ", ".join(f"{n} {v}" for v, n in g["verdict"].value_counts().items())
-            for d, g in claims.groupby("dataset", sort=False))
-    parts = [
+    parts = [*_page_head(ctx["title"]),
+             *_what_was_run(ctx),
+             *_claim_verdicts(ctx["claims"], ctx["verdict_rules"]),
+             *_per_ablation(ctx["ablation_stats"]),
+             *_figures(ctx["figures"]),
+             *_per_job(ctx["final"]),
+             *_provenance(ctx["provenance"], ctx["checksums"]),
+             "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def _page_head(title: str) -> list[str]:
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         # No external loads and no scripts at all, whatever the data says.
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         "img-src data:; style-src 'unsafe-inline'\">",
-        f"<title>{esc(ctx['title'])}</title><style>{CSS}</style></head><body>",
-        f"<h1>{esc(ctx['title'])}</h1>",
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+    ]
+
+
+def _what_was_run(ctx: dict) -> list[str]:
+    final = ctx["final"]
+    protocol = ", ".join(f"{k}={v}" for k, v in ctx["protocol"].items())
+    n_div = int((final["status"] != "ok").sum())
+    return [
         '<h2 id="run">What was run</h2>',
         f"<p>{len(final)} training runs: {final['ablation'].nunique()} ablations x seeds "
         f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code> on "
-        f"<b>{esc(', '.join(ctx['datasets']))}</b>; config hash <code>{esc(ctx['config_hash'])}</code>. "
+        f"<b>{esc(', '.join(ctx['datasets']))}</b>; "
+        f"config hash <code>{esc(ctx['config_hash'])}</code>. "
         + (f'<span class="diverged">{n_div} run(s) diverged</span> (kept in the tables, '
            "left out of means and intervals)." if n_div else "No run diverged.") + "</p>",
         f"<p>Protocol (every ablation starts from it): <code>{esc(protocol)}</code></p>",
         table(ctx["ablations"], {"ablation": "ablation", "dataset": "dataset",
-                                 "description": "description", "changes": "changes to the protocol"}),
+                                 "description": "description",
+                                 "changes": "changes to the protocol"}),
+    ]
+
+
+def _verdict_counts(claims: pd.DataFrame) -> str:
+    """How many claims got each verdict, per dataset where there are several."""
+    if len(claims) and "dataset" in claims and claims["dataset"].nunique() > 1:
+        return "; ".join(
+            f"{d}: " + ", ".join(f"{n} {v}" for v, n in g["verdict"].value_counts().items())
+            for d, g in claims.groupby("dataset", sort=False))
+    counts = claims["verdict"].value_counts().to_dict() if len(claims) else {}
+    return ", ".join(f"{n} {v}" for v, n in counts.items()) or "no claims configured"
+
+
+def _claim_verdicts(claims: pd.DataFrame, verdict_rules: str) -> list[str]:
+    return [
         '<h2 id="claims-verdicts">Claims of the report: verdicts</h2>',
-        f"<p>{esc(verdicts)}.</p>",
-        f'<p class="note">{esc(ctx["verdict_rules"])}</p>',
+        f"<p>{esc(_verdict_counts(claims))}.</p>",
+        f'<p class="note">{esc(verdict_rules)}</p>',
         claims_section(claims),
+    ]
+
+
+def _per_ablation(stats: pd.DataFrame) -> list[str]:
+    stable = ({"stable_acc_pct_mean": "stable acc (%)", "stable_acc_pct_std": "std",
+               "stable_acc_pct_ci_low": "CI low", "stable_acc_pct_ci_high": "CI high"}
+              if "stable_acc_pct_mean" in stats else {})
+    return [
         '<h2 id="ablations">Per ablation</h2>',
         '<p class="note">Final test accuracy, stable test accuracy (mean of the last 10 '
         "evaluations of each run) and generalisation gap (train minus test accuracy) in percent: "
         "mean, standard deviation over seeds and 95% t interval over the non-diverged seeds.</p>",
-        table(summary, {"dataset": "dataset", "ablation": "ablation", "description": "description",
-                        "n_ok": "seeds ok", "n_diverged": "diverged", "param_count": "parameters",
-                        "test_acc_pct_mean": "test acc (%)", "test_acc_pct_std": "std",
-                        "test_acc_pct_ci_low": "CI low", "test_acc_pct_ci_high": "CI high",
-                        **({"stable_acc_pct_mean": "stable acc (%)", "stable_acc_pct_std": "std",
-                            "stable_acc_pct_ci_low": "CI low", "stable_acc_pct_ci_high": "CI high"}
-                           if "stable_acc_pct_mean" in summary else {}),
-                        "gap_pct_mean": "gap (pp)", "gap_pct_ci_low": "gap CI low",
-                        "gap_pct_ci_high": "gap CI high"},
+        table(stats, {"dataset": "dataset", "ablation": "ablation", "description": "description",
+                      "n_ok": "seeds ok", "n_diverged": "diverged", "param_count": "parameters",
+                      "test_acc_pct_mean": "test acc (%)", "test_acc_pct_std": "std",
+                      "test_acc_pct_ci_low": "CI low", "test_acc_pct_ci_high": "CI high",
+                      **stable,
+                      "gap_pct_mean": "gap (pp)", "gap_pct_ci_low": "gap CI low",
+                      "gap_pct_ci_high": "gap CI high"},
               row_class=lambda r: "diverged" if r["n_diverged"] else "",
               num=("n_ok", "n_diverged", "param_count", "test_acc_pct_mean", "test_acc_pct_std",
                    "test_acc_pct_ci_low", "test_acc_pct_ci_high", "gap_pct_mean",
                    "gap_pct_ci_low", "gap_pct_ci_high", "stable_acc_pct_mean",
                    "stable_acc_pct_std", "stable_acc_pct_ci_low", "stable_acc_pct_ci_high")),
-        '<h2 id="figures">Figures</h2>',
     ]
+
+
+def _figures(figures: list[tuple]) -> list[str]:
+    """Each dataset's figures under its own heading, in the order they come."""
+    parts = ['<h2 id="figures">Figures</h2>']
     # (dataset, title, caption, png); a figure without a dataset goes under "all datasets".
-    figures = [f if len(f) == 4 else ("", *f) for f in ctx["figures"]]
+    figures = [f if len(f) == 4 else ("", *f) for f in figures]
     for dataset in dict.fromkeys(f[0] for f in figures):
         parts.append(f'<h3 id="figures-{esc(dataset or "all")}">Figures: '
                      f"{esc(dataset or 'all datasets')}</h3>")
@@ -265,8 +322,12 @@ def render(ctx: dict) -> str:
             alt = f"{title} ({dataset})" if dataset else title
             parts.append(f"<figure>{image(png, alt)}<figcaption><b>{esc(alt)}.</b> "
                          f"{esc(caption)}</figcaption></figure>")
+    return parts
+
+
+def _per_job(final: pd.DataFrame) -> list[str]:
     jobs = final.assign(test_acc_pct=final["test_accuracy"] * 100)
-    parts += [
+    return [
         '<h2 id="jobs">Per job: runtime and memory</h2>',
         '<p class="note">wall time measured inside the job (run.json); benchmark seconds and '
         "peak resident memory (max RSS) from Snakemake's benchmark files.</p>",
@@ -276,11 +337,14 @@ def render(ctx: dict) -> str:
                      "max_rss_mb": "peak memory (MB)", "device": "device", "threads": "threads"},
               row_class=lambda r: "diverged" if r["status"] != "ok" else "",
               num=("seed", "test_acc_pct", "wall_time_s", "bench_s", "max_rss_mb", "threads")),
+    ]
+
+
+def _provenance(provenance: dict, checksums: pd.DataFrame) -> list[str]:
+    return [
         '<h2 id="provenance">Provenance</h2>',
         "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                            for k, v in ctx["provenance"].items()) + "</table>",
+                            for k, v in provenance.items()) + "</table>",
         "<p>Dataset checksums (sha256 of the prepared tensor file each job read):</p>",
-        table(ctx["checksums"], {"dataset": "dataset", "sha256": "sha256"}),
-        "</body></html>",
+        table(checksums, {"dataset": "dataset", "sha256": "sha256"}),
     ]
-    return "\n".join(parts) + "\n"
