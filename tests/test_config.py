@@ -26,7 +26,8 @@ def test_default_config_is_the_reports_protocol():
 REPORT_ABLATIONS = {"base", "gelu", "maxout", "kl_div", "hidden_12", "hidden_24", "hidden_784",
                     "hidden_2048", "deep_512_256", "l2", "weight_decay", "dropout", "batch_norm",
                     "xor"}
-LR_SWEEP = {f"{a}_lr{v}" for a in ("base", "maxout") for v in ("0p05", "0p1", "0p2", "0p5", "1")}
+# lr 0.1 is the protocol's: base and maxout themselves are those points.
+LR_SWEEP = {f"{a}_lr{v}" for a in ("base", "maxout") for v in ("0p05", "0p2", "0p5", "1")}
 
 
 def test_default_config_has_every_ablation_of_the_report_and_the_lr_sweep():
@@ -72,7 +73,7 @@ def test_a_sweep_expands_into_named_ablations():
     config = validate({**DEFAULT, "sweeps": {**DEFAULT["sweeps"], "grid": {
         "ablations": ["base", "hidden_12"],
         "values": {"lr": [0.05, 1.0], "hidden": [[64, 32]], "batch_norm": [True]}}}})
-    names = [p["ablation"] for p in sweep_points("grid", config["sweeps"]["grid"])]
+    names = [p["ablation"] for p in sweep_points("grid", config["sweeps"]["grid"], config)]
     assert names == ["base_lr0p05_hidden64x32_batch_normtrue",
                      "base_lr1_hidden64x32_batch_normtrue",
                      "hidden_12_lr0p05_hidden64x32_batch_normtrue",
@@ -83,6 +84,19 @@ def test_a_sweep_expands_into_named_ablations():
     assert (maxout["activation"], maxout["lr"]) == ("maxout", 0.5)
     assert validate(DEFAULT)["ablations"]["maxout_lr0p5"]["description"].endswith(
         "(sweep lr: lr=0.5)")
+
+
+def test_a_sweep_point_that_changes_nothing_is_its_starting_ablation():
+    # lr 0.1 is the protocol's lr: base and maxout at 0.1 are trained once, as themselves.
+    config = validate(DEFAULT)
+    points = sweep_points("lr", config["sweeps"]["lr"], config)
+    assert [p["ablation"] for p in points if p["values"]["lr"] == 0.1] == ["base", "maxout"]
+    assert not {"base_lr0p1", "maxout_lr0p1"} & set(config["ablations"])
+    # An ablation's own override counts too: starting from lr 0.5, the point at 0.5 is it.
+    config = validate({**DEFAULT, "sweeps": {"lr": {"ablations": ["fast"], "values": {
+        "lr": [0.5, 0.1]}}}, "ablations": {**DEFAULT["ablations"], "fast": {"lr": 0.5}}})
+    assert [p["ablation"] for p in sweep_points("lr", config["sweeps"]["lr"], config)] == \
+        ["fast", "fast_lr0p1"]
 
 
 @pytest.mark.parametrize("sweep, message", [

@@ -10,11 +10,13 @@ from mlpstudy.figures import save, sweep_figure
 pytestmark = pytest.mark.unit
 
 SWEEP = {"ablations": ["base", "maxout"], "values": {"lr": [0.1, 1.0, 10.0]}}
+# lr 0.1 is the protocol's: those points are base and maxout themselves.
+CONFIG = {"protocol": {"lr": 0.1}, "ablations": {"base": {}, "maxout": {"activation": "maxout"}}}
 
 
 def final_table():
     rows = []
-    for point in sweep_points("lr", SWEEP):
+    for point in sweep_points("lr", SWEEP, CONFIG):
         lr = point["values"]["lr"]
         for seed in range(3):
             diverged = point["start"] == "maxout" and (lr == 10.0 or (lr == 1.0 and seed == 0))
@@ -25,7 +27,7 @@ def final_table():
 
 
 def test_sweep_figure_marks_diverged_seeds_and_draws_a_line_per_starting_ablation(tmp_path):
-    sweep = {"description": "lr", "keys": ["lr"], "points": sweep_points("lr", SWEEP)}
+    sweep = {"description": "lr", "keys": ["lr"], "points": sweep_points("lr", SWEEP, CONFIG)}
     fig = sweep_figure(final_table(), "lr", sweep, "tiny")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base", "maxout"]

@@ -158,7 +158,7 @@ def sweep_params():
         name: {
             "description": sweep.get("description", ""),
             "keys": list(sweep["values"]),
-            "points": study_config.sweep_points(name, sweep),
+            "points": study_config.sweep_points(name, sweep, STUDY),
         }
         for name, sweep in STUDY["sweeps"].items()
     }

@@ -157,16 +157,21 @@ def _value_name(value) -> str:
     return str(value)
 
 
-def sweep_points(name: str, sweep: dict) -> list[dict]:
+def sweep_points(name: str, sweep: dict, config: dict) -> list[dict]:
     """The grid of a sweep, in a fixed order (starting ablation, then the values as listed):
-    [{"ablation": expanded name, "start": starting ablation, "values": {key: value}}]."""
+    [{"ablation": expanded name, "start": starting ablation, "values": {key: value}}].
+    A point that changes nothing in its starting ablation (lr 0.1 where the protocol's lr
+    is 0.1) is that ablation itself: the same runs, trained once."""
     keys = list(sweep["values"])
     points = []
     for start in sweep["ablations"]:
+        own = hparams(config, start)
         for combo in itertools.product(*(sweep["values"][k] for k in keys)):
             values = dict(zip(keys, combo))
             label = "_".join(f"{k}{_value_name(v)}" for k, v in values.items())
-            points.append({"ablation": f"{start}_{label}", "start": start, "values": values})
+            same = all(own.get(k) == v for k, v in values.items())
+            points.append({"ablation": start if same else f"{start}_{label}", "start": start,
+                           "values": values})
     return points
 
 
@@ -186,8 +191,10 @@ def _expand_sweeps(config: dict, schema: dict) -> None:
             if key not in keys:
                 raise ConfigError(f"{where}: unknown key {key!r}; a sweep varies protocol keys: "
                                   f"{', '.join(sorted(keys))}.")
-        for point in sweep_points(name, sweep):
+        for point in sweep_points(name, sweep, config):
             ablation = point["ablation"]
+            if ablation == point["start"]:
+                continue  # the starting ablation itself
             if ablation in config["ablations"]:
                 owner = "an ablation" if ablation in declared else "a point of another sweep"
                 raise ConfigError(f"{where}: expanded name {ablation!r} clashes with {owner} "
