@@ -94,7 +94,8 @@ def test_a_sweep_point_that_changes_nothing_is_its_starting_ablation():
     assert not {"base_lr0p1", "maxout_lr0p1"} & set(config["ablations"])
     # An ablation's own override counts too: starting from lr 0.5, the point at 0.5 is it.
     config = validate({**DEFAULT, "sweeps": {"lr": {"ablations": ["fast"], "values": {
-        "lr": [0.5, 0.1]}}}, "ablations": {**DEFAULT["ablations"], "fast": {"lr": 0.5}}})
+        "lr": [0.5, 0.1]}}}, "ablations": {**DEFAULT["ablations"], "fast": {"lr": 0.5}},
+        "claims": []})
     assert [p["ablation"] for p in sweep_points("lr", config["sweeps"]["lr"], config)] == \
         ["fast", "fast_lr0p1"]
 
