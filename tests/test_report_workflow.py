@@ -76,6 +76,10 @@ def test_report_end_to_end(workdir):
     run_snakemake(workdir, "--report", "report.html")
     report = (workdir / "report.html").read_text()
     assert "claims.csv" in report and "curves_activation.png" in report
+    # Captions from workflow/report/*.rst, filled in: the verdict rules (stats.VERDICT_RULES)
+    # under claims.csv, the dataset under each figure.
+    assert "Wilson / Newcombe score intervals" in report and "{{" not in report
+    assert "figure group on dataset tiny" in report
 
     if find_chromium():
         with Browser(find_chromium()) as browser:

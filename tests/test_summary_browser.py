@@ -9,7 +9,8 @@ from chromium import Browser, find_chromium
 from mlpstudy.aggregate import load_runs, ablation_stats
 from mlpstudy.claims import check_claims
 from mlpstudy.figures import final_accuracy_figure, group_figure, save
-from mlpstudy.summary import VERDICT_RULES, render
+from mlpstudy.stats import VERDICT_RULES
+from mlpstudy.summary import render
 from synthetic_runs import write_study
 
 pytestmark = pytest.mark.browser

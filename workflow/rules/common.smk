@@ -17,6 +17,7 @@ from mlpstudy.code_inputs import package_modules
 from mlpstudy.datasets import data_options
 from mlpstudy.devices import gpu_request
 from mlpstudy.locks import clear_stale_lock
+from mlpstudy.stats import VERDICT_RULES
 
 try:
     STUDY = study_config.validate(config)

@@ -66,6 +66,8 @@ rule claims:
     params:
         # Each claim with the datasets it is checked on (those where its ablations run).
         claims=[{**c, "datasets": study_config.claim_datasets(STUDY, c)} for c in STUDY["claims"]],
+        # For the caption of claims.csv in Snakemake's report (claims.rst).
+        verdict_rules=VERDICT_RULES,
     script:
         "../scripts/claims.py"
 

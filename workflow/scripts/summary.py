@@ -16,7 +16,8 @@ import platform
 import pandas as pd
 
 from mlpstudy.files import atomic_path
-from mlpstudy.summary import VERDICT_RULES, git_commit, render, versions
+from mlpstudy.stats import VERDICT_RULES
+from mlpstudy.summary import git_commit, render, versions
 
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)

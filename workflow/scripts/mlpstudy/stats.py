@@ -15,6 +15,7 @@ here, so the rules are in one place (and written out in config/README.md).
   of two fractions Newcombe's hybrid score interval built from the two Wilson intervals.
 - A verdict compares the interval with the band of values the claim allows:
   inside the band -> supported, disjoint from it -> contradicted, else inconclusive.
+  VERDICT_RULES says all of this in words, for readers of the results.
 """
 from __future__ import annotations
 
@@ -141,6 +142,20 @@ class Band:
         if self.high == math.inf:
             return f"{'>' if self.low_open else '>='} {fmt(self.low)}"
         return f"between {fmt(self.low)} and {fmt(self.high)}"
+
+
+# The rules above in words: the summary page and the claims table's caption show them.
+VERDICT_RULES = (
+    "Each claim allows a band of values for the measured difference (ablation minus "
+    "reference, mean over seeds; accuracies in percentage points) and is checked on each "
+    "dataset where its ablations ran. The 95% interval is a paired t interval over seeds "
+    "when both sides have the same seeds, else Welch's t interval; steps to an accuracy count "
+    "a seed that never got there as its last step for the lower end and as unbounded for "
+    "the upper; fractions of diverged seeds use Wilson / Newcombe score intervals; "
+    "parameter counts are exact. Verdict: supported when the whole interval lies "
+    "inside the band, contradicted when it lies entirely outside it, inconclusive when it "
+    "straddles a band edge, no data when an ablation has no finished runs. "
+    "Full rules: config/README.md.")
 
 
 def verdict(ci_low: float, ci_high: float, band: Band) -> str:

@@ -33,18 +33,6 @@ figcaption{font-size:.92em;color:#444;max-width:60em}code{background:#f5f5f5;pad
 .note{color:#555;font-size:.92em;max-width:60em}
 """
 
-VERDICT_RULES = (
-    "Each claim allows a band of values for the measured difference (ablation minus "
-    "reference, mean over seeds; accuracies in percentage points) and is checked on each "
-    "dataset where its ablations ran. The 95% interval is a paired t interval over seeds "
-    "when both sides have the same seeds, else Welch's t interval; steps to an accuracy count "
-    "a seed that never got there as its last step for the lower end and as unbounded for "
-    "the upper; fractions of diverged seeds use Wilson / Newcombe score intervals; "
-    "parameter counts are exact. Verdict: supported when the whole interval lies "
-    "inside the band, contradicted when it lies entirely outside it, inconclusive when it "
-    "straddles a band edge, no data when an ablation has no finished runs. "
-    "Full rules: config/README.md.")
-
 
 def git_commit(directory: str | Path) -> str:
     """HEAD of the checkout holding `directory` (marked when files differ), or why there is none."""
