@@ -185,3 +185,15 @@ def test_claims_are_checked_per_dataset_with_a_dataset_column(tmp_path):
                                    metric="stable_accuracy", expect="about", tolerance=0.1,
                                    datasets=["two"])], final, metrics)
     assert list(only_two["dataset"]) == ["two"] and only_two["verdict"].iloc[0] == "supported"
+
+
+def test_the_default_window_of_claims_is_the_tables_window():
+    # A claim without last_k and the ablation_stats table's stable accuracy average the
+    # same number of evaluations: the schema's default is claims.STABLE_LAST_K.
+    from mlpstudy.claims import STABLE_LAST_K
+    from mlpstudy.config import load_schema
+    claim = load_schema()["properties"]["claims"]["items"]["properties"]["last_k"]
+    assert claim["default"] == STABLE_LAST_K
+    points = {step: step / 100 for step in range(0, 300, 20)}
+    assert value(points, metric="stable_accuracy") == pytest.approx(
+        100 * sum(sorted(points.values())[-STABLE_LAST_K:]) / STABLE_LAST_K)

@@ -69,10 +69,10 @@ def expected_text(claim: dict, dataset: str | None = None) -> str:
     detail = {
         "accuracy_at_step": lambda: f" at step {claim.get('step')}",
         "steps_to_accuracy": lambda: f" to {threshold_of(claim, dataset)}%",
-        "stable_accuracy": lambda: f" (last {claim.get('last_k', 10)} evaluations)",
-        "stability": lambda: f" (last {claim.get('last_k', 10)} evaluations)",
+        "stable_accuracy": lambda: f" (last {claim.get('last_k', STABLE_LAST_K)} evaluations)",
+        "stability": lambda: f" (last {claim.get('last_k', STABLE_LAST_K)} evaluations)",
         "steps_to_stable": lambda: f" (within {claim.get('within', 1.0):g} pp of the mean of "
-                                   f"the last {claim.get('last_k', 10)} evaluations)",
+                                   f"the last {claim.get('last_k', STABLE_LAST_K)} evaluations)",
     }.get(metric, lambda: "")()
     return f"{what}{detail} {band(claim).text(lambda v: _fmt(v, unit))} {unit}"
 
@@ -98,7 +98,7 @@ def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) ->
         reached = np.flatnonzero(acc >= threshold_of(claim, dataset))
         return float(steps[reached[0]]) if len(reached) else math.inf
     later = steps > 0
-    window = acc[later][-int(claim.get("last_k", 10)):]
+    window = acc[later][-int(claim.get("last_k", STABLE_LAST_K)):]
     if len(window) == 0:
         return math.nan
     if metric == "stable_accuracy":
@@ -162,7 +162,6 @@ def _values(final: pd.DataFrame, ablation: str, claim: dict, curves: dict | None
         column, factor, _ = METRICS[metric]
         values = {int(s): float(v) * factor for s, v in zip(ok["seed"], ok[column])}
     else:
-        split = claim.get("split") or "test"
         values = {}
         for d, s in zip(ok["dataset"], ok["seed"]):
             curve = curves.get((d, ablation, int(s)))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .claims import STABLE_LAST_K
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;
 padding:0 1em;color:#222;line-height:1.45}
@@ -280,8 +282,8 @@ def _per_ablation(stats: pd.DataFrame) -> list[str]:
               if "stable_acc_pct_mean" in stats else {})
     return [
         '<h2 id="ablations">Per ablation</h2>',
-        '<p class="note">Final test accuracy, stable test accuracy (mean of the last 10 '
-        "evaluations of each run) and generalisation gap (train minus test accuracy) in percent: "
+        '<p class="note">Final test accuracy, stable test accuracy (mean of the last '
+        f"{STABLE_LAST_K} evaluations of each run) and generalisation gap (train minus test accuracy) in percent: "
         "mean, standard deviation over seeds and 95% t interval over the non-diverged seeds.</p>",
         table(stats, {"dataset": "dataset", "ablation": "ablation", "description": "description",
                       "n_ok": "seeds ok", "n_diverged": "diverged", "param_count": "parameters",
