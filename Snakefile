@@ -1,4 +1,4 @@
-# MLP ablation study: one training job per (dataset, ablation, seed).
+# MLP ablation study: one training job per (dataset, ablation, pack of seeds).
 # This file is the table of contents; the rules live in workflow/rules/.
 from snakemake.utils import min_version
 
