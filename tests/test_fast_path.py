@@ -130,3 +130,13 @@ def test_inference_forward_computes_the_models_eval_forward(changes):
     with torch.inference_mode():
         expected, got = model(x), inference_forward(model, x.device, 128)(x)
     assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_evaluation_chunks_keep_the_widest_layers_output_within_the_cache_budget():
+    from mlpstudy.speed import CPU_EVAL_BYTES, EVAL_CHUNK, eval_chunk
+    cpu = torch.device("cpu")
+    assert eval_chunk(cpu, 256) == eval_chunk(cpu, 784) == EVAL_CHUNK["cpu"]
+    assert eval_chunk(cpu, 2048) == EVAL_CHUNK["cpu"] // 2  # hidden_2048: 16 MiB a chunk
+    for width in (10, 512, 784, 1024, 2048, 4096, 10_000):
+        assert eval_chunk(cpu, width) * width * 4 <= max(CPU_EVAL_BYTES, 256 * width * 4)
+    assert eval_chunk(torch.device("cuda"), 2048) == EVAL_CHUNK["cuda"]
