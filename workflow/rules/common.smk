@@ -181,23 +181,19 @@ def ablation_rows():
     ]
 
 
-def figure_report(kind, name, caption):
-    """A figures-rule PNG `{kind}_{name}.png` of one dataset, shown in Snakemake's report."""
+def figure_report(stem, caption):
+    """A figures-rule PNG `{stem}.png` of one dataset, shown in Snakemake's report."""
     return report(
-        f"{FIGURES}/{{dataset}}/{kind}_{name}.png",
+        f"{FIGURES}/{{dataset}}/{stem}.png",
         caption=f"{REPORT}/{caption}.rst",
         category="Figures",
         subcategory="{dataset}",
-        labels={"figure": f"{kind}_{name}"},
+        labels={"figure": stem},
     )
 
 
-def figure_reports(kind, names, caption):
-    return [figure_report(kind, name, caption) for name in names]
-
-
-def figure_svgs(kind, names):
-    return [f"{FIGURES}/{{dataset}}/{kind}_{name}.svg" for name in names]
+def figure_svg(stem):
+    return f"{FIGURES}/{{dataset}}/{stem}.svg"
 
 
 def caption_text(name, **wildcards):

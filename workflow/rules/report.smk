@@ -79,12 +79,12 @@ rule figures:
         ablation_stats=rules.aggregate.output.ablation_stats,
         code=code_of("figures.py"),
     output:
-        groups=figure_reports("curves", STUDY["figure_groups"], caption="curves"),
-        group_svgs=figure_svgs("curves", STUDY["figure_groups"]),
-        final=figure_report("final", "accuracy", caption="final_accuracy"),
-        final_svg=figure_svgs("final", ["accuracy"])[0],
-        sweeps=figure_reports("sweep", STUDY["sweeps"], caption="sweep"),
-        sweep_svgs=figure_svgs("sweep", STUDY["sweeps"]),
+        groups=[figure_report(f"curves_{g}", "curves") for g in STUDY["figure_groups"]],
+        group_svgs=[figure_svg(f"curves_{g}") for g in STUDY["figure_groups"]],
+        final=figure_report("final_accuracy", "final_accuracy"),
+        final_svg=figure_svg("final_accuracy"),
+        sweeps=[figure_report(f"sweep_{s}", "sweep") for s in STUDY["sweeps"]],
+        sweep_svgs=[figure_svg(f"sweep_{s}") for s in STUDY["sweeps"]],
     log:
         "results/logs/report/figures_{dataset}.log",
     conda:
