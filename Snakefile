@@ -20,6 +20,7 @@ localrules:
     all,
     prepare_dataset,
     aggregate,
+    combine,
     claims,
     figures,
     xor_boundary,

@@ -91,6 +91,13 @@ def test_a_figure_group_naming_a_missing_ablation_fails_before_any_job(workdir):
     assert not (workdir / "results").exists()
 
 
+def test_a_copy_without_environment_yml_fails_before_any_job_saying_so(workdir):
+    (workdir / "environment.yml").unlink()
+    result = run_snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert "environment.yml is missing next to the Snakefile" in result.stdout + result.stderr
+
+
 def test_nothing_in_the_config_is_evaluated_as_code(workdir):
     # A YAML tag that would run a command if the config were loaded unsafely.
     tiny_config(workdir)

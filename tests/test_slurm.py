@@ -91,7 +91,7 @@ def sacct_rows(job_ids: list[str], fields: str) -> list[dict[str, str]]:
 def local_twin(workdir: Path, local: Path) -> Path:
     """The same workflow, config and data in another directory, with no results yet."""
     local.mkdir()
-    for item in ("Snakefile", "workflow", "config"):
+    for item in ("Snakefile", "workflow", "config", "environment.yml"):
         copy = shutil.copytree if (workdir / item).is_dir() else shutil.copy2
         copy(workdir / item, local / item)
     return local

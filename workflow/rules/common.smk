@@ -115,7 +115,14 @@ def get_data_options(wildcards):
 
 
 # Every rule's software: the project's one conda environment (used with --use-conda).
+# Snakemake records it with every finished job, with or without --use-conda, so a copy
+# of the workflow without it would fail only after its first job: say so up front.
 CONDA_ENV = "../../environment.yml"
+if not (Path(workflow.basedir) / "environment.yml").is_file():
+    raise WorkflowError(
+        "environment.yml is missing next to the Snakefile: every rule names it as its conda "
+        "environment. Copy it along with Snakefile, workflow/ and config/."
+    )
 
 
 # ---- Report helpers ---------------------------------------------------------------------
