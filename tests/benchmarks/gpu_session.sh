@@ -7,7 +7,8 @@
 # 1. gpu_check.py: a gpu=1 job gets its GPU; GPU curves follow the CPU's; a pack of five
 #    seeds (CUDA graph and eager) follows each seed alone; pack vs one-after-another time.
 # 2. bench_study.py --gpu: the README's command on the whole default study, old layout
-#    (seeds_per_job 1: 70 jobs) and new (14 packs), in the same session so they compare.
+#    (seeds_per_job 1: one job per seed) and new (one job per ablation), in the same
+#    session so they compare.
 #
 # That machine has torch but not snakemake and cannot download: put the wheels of
 # requirements.txt's missing packages in .whl/ (ignored by git; see the device tool's
