@@ -55,7 +55,9 @@ def test_sigkill_in_the_first_epoch_resumes_from_the_last_checkpoint_with_identi
     # The uninterrupted run goes on beside the one that gets killed.
     uninterrupted = start_snakemake(reference, f"{LONG_RUN}/metrics.csv")
     killed = start_snakemake(workdir)  # the README's command
-    wait_for_line(workdir / LONG_LOG, "seed 0: step 256/", killed)  # checkpoints at 64 .. 256
+    # The step-256 checkpoint is saved just after step 256's evaluation line: wait for the
+    # next evaluation (288), so that it exists when the kill comes.
+    wait_for_line(workdir / LONG_LOG, "seed 0: step 288/", killed)
     os.killpg(killed.pid, signal.SIGKILL)  # snakemake, the job and everything they started
     killed.wait()
 
