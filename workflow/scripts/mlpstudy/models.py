@@ -18,9 +18,7 @@ class Maxout(nn.Module):
         self.linear = nn.Linear(width, width * k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.max_of_pieces(self.linear(x))
-
-    def max_of_pieces(self, pieces: torch.Tensor) -> torch.Tensor:
+        pieces = self.linear(x)
         return pieces.view(*pieces.shape[:-1], -1, self.k).amax(dim=-1)
 
 

@@ -30,6 +30,8 @@ def eval_chunk(device: torch.device, widest: int) -> int:
     while rows > 256 and rows * widest * 4 > CPU_EVAL_BYTES:
         rows //= 2
     return rows
+
+
 # Training steps below this many FLOPs run on one thread: thread synchronisation
 # costs more than it saves. On a 2-core CPU the report's step (batch 64, 203k
 # parameters, 78 MFLOP) took 1.4 ms on 1 thread and 2.5 ms on 2; from hidden 784
@@ -107,7 +109,7 @@ def inference_forward(model: torch.nn.Module, device: torch.device, rows: int) -
             continue  # fused into the Linear before it
         if isinstance(module, torch.nn.Linear):
             relu = i + 1 < len(modules) and isinstance(modules[i + 1], torch.nn.ReLU)
-            layers.append(_onednn_linear(module, rows, relu))
+            layers.append(_onednn_linear(module.weight, module.bias, rows, relu))
         elif isinstance(module, Maxout):
             layers.append(_onednn_maxout(module, rows))
         else:
@@ -120,14 +122,12 @@ def inference_forward(model: torch.nn.Module, device: torch.device, rows: int) -
     return forward
 
 
-def _onednn_linear(module: torch.nn.Linear, rows: int, relu: bool, weight=None, bias=None):
-    packed = torch.ops.mkldnn._reorder_linear_weight(
-        module.weight if weight is None else weight, rows)
-    bias = module.bias if bias is None else bias
+def _onednn_linear(weight: torch.Tensor, bias: torch.Tensor, rows: int, relu: bool) -> Callable:
+    packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows)
+    attr = "relu" if relu else "none"
 
     def linear(h):
-        return torch.ops.mkldnn._linear_pointwise(h, packed, bias, "relu" if relu else "none",
-                                                  [], "")
+        return torch.ops.mkldnn._linear_pointwise(h, packed, bias, attr, [], "")
     linear.fused_relu = relu
     return linear
 
@@ -139,7 +139,7 @@ def _onednn_maxout(module: Maxout, rows: int) -> Callable:
     k, width = module.k, module.linear.out_features // module.k
     weight = module.linear.weight.view(width, k, -1).transpose(0, 1).reshape(k * width, -1)
     bias = module.linear.bias.view(width, k).t().reshape(-1)
-    linear = _onednn_linear(module.linear, rows, relu=False, weight=weight, bias=bias)
+    linear = _onednn_linear(weight, bias, rows, relu=False)
     return lambda h: linear(h).view(len(h), k, width).amax(dim=1)
 
 
