@@ -67,6 +67,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from mlpstudy.config import hparams, validate  # noqa: E402
 from mlpstudy.data import IDX_FILES, DataError, prepare, save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
+from mlpstudy.speed import keep_freed_memory  # noqa: E402
 from mlpstudy.training import train  # noqa: E402
 from conftest import copy_workflow, write_idx  # noqa: E402  (the tests' helpers)
 
@@ -425,6 +426,7 @@ def main() -> None:
 
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as a training job does (train.py)
     cores = len(os.sched_getaffinity(0))
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), platform.processor())

@@ -25,12 +25,14 @@ from mlpstudy.checkpoints import bind_to_inputs, remove
 from mlpstudy.data import load_prepared
 from mlpstudy.devices import choose_device
 from mlpstudy.runs import metrics_csv, run_record, write_json_atomic, write_text_atomic
+from mlpstudy.speed import keep_freed_memory
 from mlpstudy.training import Interrupted, train_pack
 
 sm = snakemake  # noqa: F821
 started = time.perf_counter()
 started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 torch.set_num_threads(sm.threads)
+keep_freed_memory()  # evaluation chunks reuse memory instead of page-faulting it anew
 log = lambda line: print(line, file=sys.stderr)  # noqa: E731
 hp, seeds = dict(sm.params.hparams), [int(s) for s in sm.params.seeds]
 checkpoints = {("pack" if k == "pack" else int(k)): v for k, v in sm.params.checkpoints.items()}
