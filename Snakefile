@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/rounds.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -19,6 +20,7 @@ include: "workflow/rules/report.smk"
 localrules:
     all,
     prepare_dataset,
+    plan_round,
     aggregate,
     combine,
     claims,

@@ -145,6 +145,27 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return counts
 
 
-def train_job_count(counts: dict[str, int]) -> int:
-    """Training jobs in a planned_jobs() table: rule train, or the rules train_<pack> together."""
-    return sum(n for rule, n in counts.items() if rule == "train" or rule.startswith("train_"))
+def as_float32(rows) -> list[tuple]:
+    """(step, split, metric, value) of curve rows (step, epoch, split, metric, value), sorted,
+    each value as TensorBoard keeps it: a 32-bit float (as text, so that NaN equals NaN)."""
+    return sorted((int(s), split, metric, str(np.float32(v))) for s, _, split, metric, v in rows)
+
+
+def event_rows(directory: Path) -> list[tuple]:
+    """The scalars of one TensorBoard run directory, read back by TensorBoard's own
+    EventAccumulator, in the form of as_float32."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(directory), size_guidance={"scalars": 0})  # 0: keep all
+    events.Reload()
+    return sorted((e.step, *tag.split("/"), str(np.float32(e.value)))
+                  for tag in events.Tags()["scalars"] for e in events.Scalars(tag))
+
+
+def pack_dir(dataset: str, ablation: str, pack: str) -> str:
+    """A training job's output (a target for snakemake): the directory of one pack of seeds."""
+    return f"results/runs/{dataset}/{ablation}/{pack}"
+
+
+def seed_file(dataset: str, ablation: str, pack: str, seed: int, name: str) -> str:
+    """metrics.csv or run.json of one seed, in its pack's directory."""
+    return f"{pack_dir(dataset, ablation, pack)}/seed{seed}/{name}"

@@ -2,10 +2,9 @@
 
 The 'Job stats' table only counts jobs per rule; incremental-rerun tests need to
 know exactly which (ablation, seeds) a train job is for, so this reads each job
-block ("rule train:" ... "output: results/runs/tiny/base/seed0/metrics.csv, ..."
-... "wildcards: dataset=tiny, ablation=base"). The training rules (`train`, or one per
-pack of seeds: train_seeds0_1, ...) all count as rule "train", with the pack's seeds
-as a wildcard "seeds" ("0,1").
+block ("rule train:" ... "wildcards: dataset=tiny, ablation=base, pack=seeds0-1").
+A pack's name gives its first and last seed; the tests' packs are runs of consecutive
+seeds, so the seeds between are the pack's too.
 """
 from __future__ import annotations
 
@@ -14,28 +13,21 @@ import re
 from conftest import run_snakemake
 
 _JOB_START = re.compile(r"^(?:local)?rule (\w+):$")
-_RUN_SEED = re.compile(r"results/runs/[^/]+/[^/]+/seed(\d+)/metrics\.csv")
 
 
 def parse_jobs(dry_run_output: str) -> set[tuple]:
     """{(rule, ((wildcard, value), ...)), ...} of every job block in dry-run output."""
-    jobs, rule, wildcards, seeds = set(), None, (), ""
+    jobs, rule, wildcards = set(), None, ()
 
     def close():
-        if rule is None:
-            return
-        if rule == "train" or rule.startswith("train_"):
-            jobs.add(("train", tuple(sorted(wildcards + (("seeds", seeds),)))))
-        else:
+        if rule is not None:
             jobs.add((rule, wildcards))
 
     for line in dry_run_output.splitlines():
         match = _JOB_START.match(line)
         if match:
             close()
-            rule, wildcards, seeds = match.group(1), (), ""
-        elif rule is not None and line.strip().startswith("output:"):
-            seeds = ",".join(_RUN_SEED.findall(line))
+            rule, wildcards = match.group(1), ()
         elif rule is not None and line.strip().startswith("wildcards:"):
             pairs = line.split(":", 1)[1].split(",")
             wildcards = tuple(sorted(tuple(p.strip().split("=", 1)) for p in pairs))
@@ -52,10 +44,16 @@ def planned(workdir, *args) -> set[tuple]:
     return {job for job in parse_jobs(out) if job[0] != "all"}
 
 
+def pack_seeds(pack: str) -> tuple[int, ...]:
+    """seeds0-2 -> (0, 1, 2), seeds4 -> (4,)."""
+    first, _, last = pack.removeprefix("seeds").partition("-")
+    return tuple(range(int(first), int(last or first) + 1))
+
+
 def train_packs(jobs) -> set[tuple[str, tuple[int, ...]]]:
     """(ablation, seeds of the pack) of each train job among `jobs`."""
-    return {(dict(w)["ablation"], tuple(int(s) for s in dict(w)["seeds"].split(",")))
-            for rule, w in jobs if rule == "train"}
+    return {(dict(w)["ablation"], pack_seeds(dict(w)["pack"])) for rule, w in jobs
+            if rule == "train"}
 
 
 def train_jobs(jobs) -> set[tuple[str, int]]:

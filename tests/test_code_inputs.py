@@ -32,3 +32,24 @@ def test_the_training_scripts_code_input_holds_every_module_it_runs():
     # training imports the batched path only where it is used: still part of the job's code
     assert {"training", "packed", "speed", "models", "data", "checkpoints", "runs"} <= set(modules)
     assert "figures" not in modules and "summary" not in modules
+
+
+def test_the_package_imports_run_one_way_with_no_module_in_a_ring():
+    """No two modules import each other, directly or through others (imports inside
+    functions count): each module can be read knowing only those below it."""
+    from mlpstudy.code_inputs import _imported_modules
+    package = REPO / "workflow" / "scripts" / "mlpstudy"
+    graph = {path.stem: _imported_modules(path) - {"__init__"} for path in package.glob("*.py")}
+    assert {"training", "packed", "models", "objective"} <= set(graph)
+
+    def ring_from(module, path):
+        for imported in sorted(graph.get(module, ())):
+            if imported in path:
+                return path[path.index(imported):] + [imported]
+            ring = ring_from(imported, path + [imported])
+            if ring:
+                return ring
+        return None
+
+    rings = [ring_from(m, [m]) for m in sorted(graph)]
+    assert not any(rings), f"import ring: {' -> '.join(next(r for r in rings if r))}"

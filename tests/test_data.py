@@ -81,7 +81,7 @@ def test_mnist_5k_is_a_stratified_deterministic_4000_1000_split():
 
 
 def test_xor_is_the_four_corners_with_xor_labels():
-    data = make_xor()
+    data = make_xor(repeats=1, jitter=0.0)
     assert data["train_x"].tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert data["train_y"].tolist() == [0, 1, 1, 0]
     jittered = make_xor(repeats=5, jitter=0.1)

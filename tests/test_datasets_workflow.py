@@ -58,16 +58,16 @@ def edit_config(workdir, change):
 
 def planned(workdir, *args):
     """(rule, dataset, ablation, seeds) of every job a dry run plans, `all` left out; seeds
-    of a train job as "0,1" (the seeds of its pack)."""
+    of a train job as its pack's name ("seeds0-1")."""
     jobs = set()
     for rule, wildcards in parse_jobs(run_snakemake(workdir, "-n", *args).stdout):
         w = dict(wildcards)
         if rule != "all":
-            jobs.add((rule, w.get("dataset"), w.get("ablation"), w.get("seeds")))
+            jobs.add((rule, w.get("dataset"), w.get("ablation"), w.get("pack")))
     return jobs
 
 
-PACK = ",".join(map(str, SEEDS))  # the default: all seeds in one training job
+PACK = f"seeds{SEEDS[0]}-{SEEDS[-1]}"  # the default: all seeds in one training job
 
 
 def dataset_jobs(dataset):

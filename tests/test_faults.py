@@ -6,9 +6,11 @@ import signal
 import subprocess
 import time
 
+import pandas as pd
 import pytest
 
-from conftest import copy_workflow, run_snakemake, tiny_config, write_tiny_idx_dataset
+from conftest import (as_float32, copy_workflow, event_rows, pack_dir, run_snakemake, seed_file,
+                      tiny_config, write_tiny_idx_dataset)
 from jobplan import parse_jobs, train_jobs
 
 pytestmark = pytest.mark.workflow
@@ -20,8 +22,11 @@ LONG = {"long": {"hidden": [256, 256], "batch_size": 4, "epochs": 3, "eval_every
                  "checkpoint_every": 64, "max_steps": None, "lr": 0.02, "dropout": 0.1,
                  "batch_norm": True}}
 STEPS_PER_EPOCH = 1024
-LONG_RUN = "results/runs/tiny/long/seed0"
-LONG_LOG = "results/logs/train/tiny/long/seed0.log"
+LONG_PACK = pack_dir("tiny", "long", "seeds0")
+LONG_METRICS = seed_file("tiny", "long", "seeds0", 0, "metrics.csv")
+LONG_RUN_JSON = seed_file("tiny", "long", "seeds0", 0, "run.json")
+LONG_LOG = "results/logs/train/tiny/long/seeds0.log"
+LONG_EVENTS = "results/tensorboard/tiny/long/seed0"
 
 
 def long_study(workdir):
@@ -53,7 +58,7 @@ def test_sigkill_in_the_first_epoch_resumes_from_the_last_checkpoint_with_identi
     long_study(reference)
     long_study(workdir)
     # The uninterrupted run goes on beside the one that gets killed.
-    uninterrupted = start_snakemake(reference, f"{LONG_RUN}/metrics.csv")
+    uninterrupted = start_snakemake(reference, LONG_PACK)
     killed = start_snakemake(workdir)  # the README's command
     # The step-256 checkpoint is saved just after step 256's evaluation line: wait for the
     # next evaluation (288), so that it exists when the kill comes.
@@ -61,34 +66,38 @@ def test_sigkill_in_the_first_epoch_resumes_from_the_last_checkpoint_with_identi
     os.killpg(killed.pid, signal.SIGKILL)  # snakemake, the job and everything they started
     killed.wait()
 
-    run_dir = workdir / LONG_RUN
-    assert not (run_dir / "metrics.csv").exists(), "the job finished before the kill"
-    assert not (run_dir / "run.json").exists()
+    assert not (workdir / LONG_METRICS).exists(), "the job finished before the kill"
+    assert not (workdir / LONG_RUN_JSON).exists()
     assert (workdir / "results/checkpoints/tiny/long/seed0.pt").is_file()
     assert any((workdir / ".snakemake" / "locks").iterdir()), "the killed run left its lock"
 
     # A half-written output (as a non-atomic writer would leave) is never taken as complete:
     # Snakemake marked the job's outputs incomplete when it started.
-    (run_dir / "metrics.csv").write_text("step,epoch,split,met")
+    (workdir / LONG_METRICS).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / LONG_METRICS).write_text("step,epoch,split,met")
     bare = run_snakemake(workdir, "-n", "--workflow-profile", "none", check=False)
     assert bare.returncode != 0 and "IncompleteFilesException" in bare.stdout
     # No Snakemake is alive in the directory, so the next invocation cleared the dead lock.
     assert "Removed the directory lock left by a Snakemake run that was killed" in bare.stdout
     assert not any((workdir / ".snakemake" / "locks").iterdir())
-    assert f"{LONG_RUN}/metrics.csv" in bare.stdout
+    assert LONG_PACK in bare.stdout
     # The default profile (rerun-incomplete) plans it again instead.
     assert train_jobs(parse_jobs(run_snakemake(workdir, "-n").stdout)) == {("long", 0)}
 
     run_snakemake(workdir)  # the README's command again: resumes and finishes the study
 
     log = (workdir / LONG_LOG).read_text()
-    step = json.loads((run_dir / "run.json").read_text())["resumed_from_step"]
+    step = json.loads((workdir / LONG_RUN_JSON).read_text())["resumed_from_step"]
     assert 256 <= step < STEPS_PER_EPOCH and step % 64 == 0, step  # mid first epoch
     assert f"resumed from checkpoint at step {step} " in log
     assert not (workdir / "results/checkpoints/tiny/long/seed0.pt").exists()
     assert (workdir / "results/summary.html").is_file()
     assert uninterrupted.wait(timeout=300) == 0
-    assert (run_dir / "metrics.csv").read_bytes() == (reference / LONG_RUN / "metrics.csv").read_bytes()
+    assert (workdir / LONG_METRICS).read_bytes() == (reference / LONG_METRICS).read_bytes()
+    # The live curves of the killed and resumed run: every step of metrics.csv, once.
+    events = event_rows(workdir / LONG_EVENTS)
+    assert len(events) == len(set(events))
+    assert events == as_float32(pd.read_csv(workdir / LONG_METRICS).itertuples(index=False))
 
 
 def test_sigterm_saves_the_current_step_and_exits_non_zero_then_the_rerun_resumes(workdir, tmp_path):
@@ -96,8 +105,8 @@ def test_sigterm_saves_the_current_step_and_exits_non_zero_then_the_rerun_resume
     reference = copy_workflow(tmp_path / "reference")
     long_study(reference)
     long_study(workdir)
-    uninterrupted = start_snakemake(reference, f"{LONG_RUN}/metrics.csv")
-    running = start_snakemake(workdir, f"{LONG_RUN}/metrics.csv")
+    uninterrupted = start_snakemake(reference, LONG_PACK)
+    running = start_snakemake(workdir, LONG_PACK)
     wait_for_line(workdir / LONG_LOG, "seed 0: step 96/", running)
     (pid,) = [int(p) for p in subprocess.run(
         ["pgrep", "-f", f"{workdir}/.snakemake/scripts/.*train.py"],
@@ -114,25 +123,24 @@ def test_sigterm_saves_the_current_step_and_exits_non_zero_then_the_rerun_resume
     assert last.startswith("SIGTERM: ") and "checkpoint" in last and stopped_at >= 96
     assert (workdir / "results/checkpoints/tiny/long/seed0.pt").is_file()
 
-    run_snakemake(workdir, f"{LONG_RUN}/metrics.csv")  # the next attempt
+    run_snakemake(workdir, LONG_PACK)  # the next attempt
     assert f"resumed from checkpoint at step {stopped_at} " in (workdir / LONG_LOG).read_text()
     assert uninterrupted.wait(timeout=300) == 0
-    assert (workdir / LONG_RUN / "metrics.csv").read_bytes() == \
-        (reference / LONG_RUN / "metrics.csv").read_bytes()
+    assert (workdir / LONG_METRICS).read_bytes() == (reference / LONG_METRICS).read_bytes()
 
 
 def test_on_divergence_fail_fails_the_job_and_its_log_says_why(workdir):
     tiny_config(workdir, ablations={"unstable": {"activation": "maxout", "lr": 1000.0,
                                                  "momentum": 0.9}},
                 seeds=(0,), on_divergence="fail")
-    run = "results/runs/tiny/unstable/seed0"
-    result = run_snakemake(workdir, f"{run}/metrics.csv", check=False)
+    run = pack_dir("tiny", "unstable", "seeds0")
+    result = run_snakemake(workdir, run, check=False)
     assert result.returncode != 0
-    log = "results/logs/train/tiny/unstable/seed0.log"
+    log = "results/logs/train/tiny/unstable/seeds0.log"
     assert log in result.stdout  # Snakemake points at the log
     last = "\n".join((workdir / log).read_text().splitlines()[-3:])
     assert "diverged" in last and "step" in last and "on_divergence" in last
-    assert not (workdir / run / "metrics.csv").exists() and not (workdir / run / "run.json").exists()
+    assert not (workdir / run).exists()  # no output of the failed job is left
 
 
 def test_keep_going_lets_the_rest_finish_when_a_training_job_fails(workdir):
@@ -144,12 +152,13 @@ def test_keep_going_lets_the_rest_finish_when_a_training_job_fails(workdir):
     corrupt = workdir / "results/data/other.pt"
     corrupt.parent.mkdir(parents=True)
     corrupt.write_bytes(b"not a tensor file")
-    targets = [f"results/runs/{d}/{a}/seed0/run.json" for d, a in (("tiny", "good"), ("other", "bad"))]
+    targets = [pack_dir(d, a, "seeds0") for d, a in (("tiny", "good"), ("other", "bad"))]
     result = run_snakemake(workdir, "--keep-going", *targets, check=False)
     assert result.returncode != 0
-    assert json.loads((workdir / targets[0]).read_text())["status"] == "ok"
+    good = workdir / seed_file("tiny", "good", "seeds0", 0, "run.json")
+    assert json.loads(good.read_text())["status"] == "ok"
     assert not (workdir / targets[1]).exists()
-    last = "\n".join((workdir / "results/logs/train/other/bad/seed0.log").read_text().splitlines()[-2:])
+    last = "\n".join((workdir / "results/logs/train/other/bad/seeds0.log").read_text().splitlines()[-2:])
     assert "results/data/other.pt: not a prepared dataset" in last and "delete it" in last
 
 
@@ -180,9 +189,9 @@ def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
     assert checkpoint.is_file()
     checkpoint.with_name("seed0.pt.inputs").write_text('{"made by": "older code"}')
 
-    run_snakemake(workdir, "results/runs/tiny/base/seed0/run.json")
-    log = (workdir / "results/logs/train/tiny/base/seed0.log").read_text()
+    run_snakemake(workdir, pack_dir("tiny", "base", "seeds0"))
+    log = (workdir / "results/logs/train/tiny/base/seeds0.log").read_text()
     assert "discarding the checkpoint" in log and "resumed from checkpoint" not in log
-    run = json.loads((workdir / "results/runs/tiny/base/seed0/run.json").read_text())
+    run = json.loads((workdir / seed_file("tiny", "base", "seeds0", 0, "run.json")).read_text())
     assert run["resumed_from_step"] == 0 and run["steps"] == 24
     assert not checkpoint.exists() and not checkpoint.with_name("seed0.pt.inputs").exists()

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import completed_study, copy_workflow, restoring, run_snakemake, tiny_config
+from conftest import (completed_study, copy_workflow, pack_dir, restoring, run_snakemake,
+                      seed_file, tiny_config)
 from jobplan import planned, rules, train_jobs, train_packs
 
 pytestmark = pytest.mark.workflow
@@ -75,6 +76,11 @@ def test_editing_the_conda_environment_reruns_nothing_without_use_conda(done):
     # adding a package must not retrain the study.
     env = done / "environment.yml"
     env.write_text(env.read_text() + "  - tqdm>=4\n")
+    assert planned(done) == set()
+
+
+def test_turning_the_live_curves_off_reruns_nothing(done):
+    edit_config(done, lambda c: c.update(tensorboard=False))
     assert planned(done) == set()
 
 
@@ -164,12 +170,13 @@ def test_moving_the_project_directory_reruns_nothing(done, tmp_path):
 
 def test_a_diverging_run_is_recorded_with_its_step_and_curves_and_the_study_finishes(done):
     for seed in SEEDS:
-        run_dir = done / "results/runs/tiny/unstable" / f"seed{seed}"
-        run = json.loads((run_dir / "run.json").read_text())
+        run = json.loads((done / seed_file("tiny", "unstable", "seeds0-1", seed, "run.json"))
+                         .read_text())
         assert run["status"] == "diverged"
         step = run["diverged_at_step"]
         assert isinstance(step, int) and 0 < step <= 6 and run["steps"] == step
-        metrics = pd.read_csv(run_dir / "metrics.csv")
+        metrics = pd.read_csv(done / seed_file("tiny", "unstable", "seeds0-1", seed,
+                                               "metrics.csv"))
         assert metrics["step"].max() == step  # curves up to the divergence, nothing after
         assert {"batch", "train", "test"} <= set(metrics["split"])
         losses = metrics[(metrics["step"] == step) & (metrics["metric"] == "loss")]["value"]
@@ -186,8 +193,8 @@ def test_metrics_are_byte_identical_across_runs_and_core_counts(done, tmp_path):
     """The module's study ran with --cores 2; a fresh copy with --cores 1 writes the same bytes."""
     again = copy_workflow(tmp_path / "again")
     write_study(again)
-    targets = [f"results/runs/tiny/{a}/seed{s}/metrics.csv"
-               for a, s in (("base", 0), ("wide", 1), ("unstable", 0))]
-    run_snakemake(again, *targets, cores=1)
-    for target in targets:
-        assert (again / target).read_bytes() == (done / target).read_bytes(), target
+    run_snakemake(again, *[pack_dir("tiny", a, "seeds0-1") for a in ABLATIONS], cores=1)
+    for ablation in ABLATIONS:
+        for seed in SEEDS:
+            target = seed_file("tiny", ablation, "seeds0-1", seed, "metrics.csv")
+            assert (again / target).read_bytes() == (done / target).read_bytes(), target

@@ -6,7 +6,8 @@ from mlpstudy.models import build_mlp, count_parameters
 
 pytestmark = pytest.mark.unit
 
-BASE = {"hidden": [256], "activation": "relu", "maxout_k": 2, "dropout": 0.0, "batch_norm": False}
+BASE = {"hidden": [256], "activation": "relu", "maxout_k": 2, "dropout": 0.0, "batch_norm": False,
+        "layer_norm": False}
 
 
 def params_of(**changes) -> int:
@@ -39,7 +40,8 @@ def test_maxout_takes_the_max_of_k_pieces():
 
 @pytest.mark.parametrize("changes", [
     {"activation": "gelu"}, {"activation": "maxout", "maxout_k": 3},
-    {"dropout": 0.2}, {"batch_norm": True}, {"hidden": []}, {"hidden": [8, 8, 8]},
+    {"dropout": 0.2}, {"batch_norm": True}, {"layer_norm": True}, {"hidden": []},
+    {"hidden": [8, 8, 8]},
 ])
 def test_every_variant_maps_images_to_logits(changes):
     model = build_mlp({**BASE, **changes}, 784, 10)
@@ -49,3 +51,9 @@ def test_every_variant_maps_images_to_logits(changes):
 def test_batch_norm_and_dropout_layers_are_where_the_report_puts_them():
     kinds = [type(m).__name__ for m in build_mlp({**BASE, "batch_norm": True, "dropout": 0.2}, 784, 10)]
     assert kinds == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "SeededDropout", "Linear"]
+
+
+def test_layer_norm_sits_where_batch_norm_does_with_as_many_parameters():
+    kinds = [type(m).__name__ for m in build_mlp({**BASE, "layer_norm": True}, 784, 10)]
+    assert kinds == ["Flatten", "Linear", "LayerNorm", "ReLU", "Linear"]
+    assert params_of(layer_norm=True) == params_of(batch_norm=True) == 204_042

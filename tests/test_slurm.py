@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import planned_jobs, run_snakemake, tiny_config
+from conftest import pack_dir, planned_jobs, run_snakemake, seed_file, tiny_config
 
 pytestmark = pytest.mark.slurm
 
@@ -97,8 +97,8 @@ def local_twin(workdir: Path, local: Path) -> Path:
     return local
 
 
-def run_json(workdir: Path, ablation: str, seed: int = 0) -> dict:
-    return json.loads((workdir / f"results/runs/tiny/{ablation}/seed{seed}/run.json").read_text())
+def run_json(workdir: Path, ablation: str, seed: int = 0, pack: str = "seeds0") -> dict:
+    return json.loads((workdir / seed_file("tiny", ablation, pack, seed, "run.json")).read_text())
 
 
 def test_tiny_study_on_slurm_trains_each_pack_in_one_allocation_and_equals_a_local_run(
@@ -126,18 +126,35 @@ def test_tiny_study_on_slurm_trains_each_pack_in_one_allocation_and_equals_a_loc
     assert len([r for r in rows if r["JobID"] in train_ids]) == len(ablations)
     assert planned_jobs(workdir) == {}, "the SLURM run left part of the study undone"
 
-    targets = [f"results/runs/tiny/{a}/seed{s}/{f}" for a in ablations for s in seeds
-               for f in ("metrics.csv", "run.json")]
+    targets = [pack_dir("tiny", a, f"seeds{s}") for a in ablations for s in seeds]
     run_snakemake(local, "--config", "seeds_per_job=1", "--", *targets, timeout=300)
     for ablation in ablations:
         for seed in seeds:
-            path = f"results/runs/tiny/{ablation}/seed{seed}/metrics.csv"
-            assert (workdir / path).read_bytes() == (local / path).read_bytes(), path
-            on_slurm, here = run_json(workdir, ablation, seed), run_json(local, ablation, seed)
+            path = seed_file("tiny", ablation, "seeds0-2", seed, "metrics.csv")
+            alone = seed_file("tiny", ablation, f"seeds{seed}", seed, "metrics.csv")
+            assert (workdir / path).read_bytes() == (local / alone).read_bytes(), path
+            on_slurm = run_json(workdir, ablation, seed, "seeds0-2")
+            here = run_json(local, ablation, seed, f"seeds{seed}")
             assert on_slurm["status"] == "ok" and on_slurm["device"] == "cpu"
             assert on_slurm["threads"] == 1 and on_slurm["pack_seeds"] == list(seeds)
             for key in ("final", "param_count", "hparams", "steps", "device", "dataset_sha256"):
                 assert on_slurm[key] == here[key], key
+
+
+def test_set_resources_of_rule_train_reach_every_packs_sbatch(workdir):
+    """With seeds in packs of two, every training job is rule `train`: a profile's or the
+    command line's `--set-resources train:...` reaches the sbatch of each of them."""
+    tiny_config(workdir, ablations={"base": {}}, seeds=(0, 1, 2), seeds_per_job=2, device="cpu")
+    use_test_account(workdir)
+    out = run_snakemake(workdir, *TEST_OPTIONS, "--set-resources", "train:mem_mb=1234",
+                        "train:runtime=7", "--", pack_dir("tiny", "base", "seeds0-1"),
+                        pack_dir("tiny", "base", "seeds2"), timeout=300).stdout
+    train_ids = submitted_jobs(out).get("train", [])
+    assert len(train_ids) == 2, out[-3000:]
+    rows = sacct_rows(train_ids, "JobID,State,ReqMem,Timelimit")
+    assert {(r["State"], r["ReqMem"], r["Timelimit"]) for r in rows} == \
+        {("COMPLETED", "1234M", "00:07:00")}, rows
+    assert (workdir / seed_file("tiny", "base", "seeds2", 2, "run.json")).is_file()
 
 
 def _node_cpus() -> int:
@@ -158,7 +175,7 @@ def test_gpu_training_job_requests_a_gpu_and_still_runs_on_cpu(workdir):
 
     t0 = time.monotonic()
     out = run_snakemake(workdir, *TEST_OPTIONS, "--set-threads", f"train={threads}",
-                        "--", "results/runs/tiny/base/seed0/run.json", timeout=300).stdout
+                        "--", pack_dir("tiny", "base", "seeds0"), timeout=300).stdout
     print(f"SLURM run of one GPU training job: {time.monotonic() - t0:.0f} s")
     train_ids = submitted_jobs(out).get("train", [])
     assert len(train_ids) == 1, out[-3000:]
@@ -189,7 +206,8 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_with_identical_metr
     write_tiny_idx_dataset(workdir / "tiny-data", n_train=4096)
     local = local_twin(workdir, tmp_path / "local")
     use_test_account(workdir)
-    run, log = "results/runs/tiny/long/seed0/metrics.csv", workdir / "results/logs/train/tiny/long/seed0.log"
+    run, log = pack_dir("tiny", "long", "seeds0"), workdir / "results/logs/train/tiny/long/seeds0.log"
+    metrics = seed_file("tiny", "long", "seeds0", 0, "metrics.csv")
 
     output = open(tmp_path / "snakemake.out", "w")
     proc = subprocess.Popen(["snakemake", "--cores", "2", *TEST_OPTIONS, run], cwd=workdir,
@@ -221,4 +239,4 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_with_identical_metr
     assert history.split() == ["REQUEUED", "COMPLETED"], history  # one allocation, run twice
 
     run_snakemake(local, run, timeout=300)
-    assert (workdir / run).read_bytes() == (local / run).read_bytes()
+    assert (workdir / metrics).read_bytes() == (local / metrics).read_bytes()

@@ -1,27 +1,47 @@
 """The study through the real snakemake CLI, on a tiny generated dataset."""
 import json
+import re
 import shutil
 
 import pandas as pd
 import pytest
 
-from conftest import planned_jobs, run_snakemake, tiny_config, train_job_count
-from jobplan import planned, train_packs
+import yaml
+
+from conftest import REPO, as_float32, event_rows, pack_dir, planned_jobs, run_snakemake, seed_file, tiny_config
+from jobplan import parse_jobs, planned, train_packs
+from mlpstudy.config import validate
 from mlpstudy.runs import RUN_JSON
 
 pytestmark = pytest.mark.workflow
 
+DEFAULT = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+# The report's ablations and the lr sweep's points (less those at the protocol's lr 0.1,
+# which are base and maxout themselves), counted from the config so no count goes stale.
+ABLATIONS = len(DEFAULT["ablations"])
+
 
 def test_default_config_plans_one_training_job_per_ablation(workdir):
-    # The report's 14 ablations and the lr sweep's 2 x 5 points less the two at lr 0.1 (the
-    # protocol's: base and maxout themselves), all 5 seeds of each in one job.
-    counts = planned_jobs(workdir)
-    assert counts["train"] == 14 + 8 and train_job_count(counts) == 14 + 8
+    assert ABLATIONS == 14 + 8  # the config as shipped
+    assert planned_jobs(workdir)["train"] == ABLATIONS  # all 5 seeds of each in one job
 
 
 def test_one_seed_per_job_plans_one_training_job_per_ablation_and_seed(workdir):
-    counts = planned_jobs(workdir, "--config", "seeds_per_job=1")
-    assert train_job_count(counts) == (14 + 8) * 5 and counts["train_seed4"] == 14 + 8
+    out = run_snakemake(workdir, "-n", "--config", "seeds_per_job=1").stdout
+    packs = [dict(w)["pack"] for rule, w in parse_jobs(out) if rule == "train"]
+    assert len(packs) == ABLATIONS * 5 and packs.count("seeds4") == ABLATIONS
+
+
+def test_every_training_job_is_rule_train_whatever_the_packs(workdir):
+    """One rule by one name: --set-resources train:... reaches every training job."""
+    out = run_snakemake(workdir, "-n", "--config", "seeds_per_job=2",
+                        "--set-resources", "train:mem_mb=1234").stdout
+    counts = planned_jobs(workdir, "--config", "seeds_per_job=2")
+    assert counts["train"] == ABLATIONS * 3  # packs of seeds 0-1, 2-3 and 4
+    assert not [rule for rule in counts if rule.startswith("train") and rule != "train"]
+    blocks = [b for b in out.split("\nrule ")[1:] if b.startswith("train:")]
+    assert len(blocks) == ABLATIONS * 3
+    assert all(re.search(r"resources: .*\bmem_mb=1234\b", b) for b in blocks), blocks[0]
 
 
 @pytest.mark.parametrize("per_job, packs", [
@@ -38,21 +58,21 @@ def test_seeds_are_packed_in_fixed_chunks_in_the_listed_order(workdir, per_job, 
 
 def test_dataset_can_be_chosen_on_the_command_line(workdir):
     out = run_snakemake(workdir, "-n", "--config", "dataset=fashion-mnist").stdout
-    assert "results/runs/fashion-mnist/base/seed0/run.json" in out
+    assert pack_dir("fashion-mnist", "base", "seeds0-4") in out
     assert "results/runs/mnist/" not in out
 
 
 def test_several_datasets_can_be_chosen_on_the_command_line(workdir):
     out = run_snakemake(workdir, "-n", "--config", "datasets=[fashion-mnist,mnist-5k]").stdout
     for dataset in ("fashion-mnist", "mnist-5k"):
-        assert f"results/runs/{dataset}/base/seed0/run.json" in out
-        assert f"results/runs/{dataset}/maxout_lr0p5/seed4/run.json" in out
+        assert pack_dir(dataset, "base", "seeds0-4") in out
+        assert pack_dir(dataset, "maxout_lr0p5", "seeds0-4") in out
         assert f"results/figures/{dataset}/sweep_lr.png" in out
-    assert "results/runs/xor/xor/seed0/run.json" in out  # XOR keeps its own dataset
+    assert pack_dir("xor", "xor", "seeds0-4") in out  # XOR keeps its own dataset
     assert "results/runs/mnist/" not in out and "results/runs/mnist-5k/xor/" not in out
-    # one job per (dataset, ablation): 21 ablations on each of the two, xor on its own
+    # one job per (dataset, ablation): every ablation but xor on each of the two, xor on its own
     assert planned_jobs(workdir, "--config", "datasets=[fashion-mnist,mnist-5k]")["train"] == \
-        2 * (14 - 1 + 8) + 1
+        2 * (ABLATIONS - 1) + 1
 
 
 def test_tiny_study_end_to_end(workdir):
@@ -60,14 +80,18 @@ def test_tiny_study_end_to_end(workdir):
     run_snakemake(workdir)
     for ablation in config["ablations"]:
         for seed in config["seeds"]:
-            run_dir = workdir / "results" / "runs" / "tiny" / ablation / f"seed{seed}"
-            metrics = pd.read_csv(run_dir / "metrics.csv")
+            metrics = pd.read_csv(workdir / seed_file("tiny", ablation, "seeds0-1", seed,
+                                                      "metrics.csv"))
             assert list(metrics.columns) == ["step", "epoch", "split", "metric", "value"]
             assert set(metrics["split"]) == {"batch", "train", "test"}
             evals = metrics[metrics["split"] == "test"]
             assert sorted(evals["step"].unique()) == [0, 2, 4, 6]  # eval_every 2, max_steps 6
             assert evals[evals["metric"] == "accuracy"]["value"].between(0, 1).all()
-            run = json.loads((run_dir / "run.json").read_text())
+            # Its live curves: TensorBoard reads back every row of metrics.csv, step by step.
+            events = event_rows(workdir / "results" / "tensorboard" / "tiny" / ablation / f"seed{seed}")
+            assert events == as_float32(metrics.itertuples(index=False))
+            run = json.loads((workdir / seed_file("tiny", ablation, "seeds0-1", seed,
+                                                  "run.json")).read_text())
             assert set(run) == set(RUN_JSON)
             assert run["status"] == "ok" and run["steps"] == 6 and run["device"] == "cpu"
             assert run["hparams"]["activation"] == config["ablations"][ablation].get("activation", "relu")
@@ -80,18 +104,22 @@ def test_tiny_study_end_to_end(workdir):
             assert f"seed {seed}: step 6/6" in log.read_text()
             bench = workdir / "results" / "benchmarks" / "train" / "tiny" / ablation / "seeds0-1.tsv"
             assert "max_rss" in bench.read_text()
-    # Nothing left to do afterwards.
+    # Nothing left to do afterwards, also with the live curves turned off.
     assert "Nothing to be done" in run_snakemake(workdir, "-n").stdout
+    assert "Nothing to be done" in run_snakemake(workdir, "-n", "--config",
+                                                 "tensorboard=false").stdout
 
 
 def test_a_run_repeated_gives_a_byte_identical_metrics_csv(workdir):
-    tiny_config(workdir, ablations={"base": {"dropout": 0.2}}, seeds=(0,))
-    target = "results/runs/tiny/base/seed0/metrics.csv"
+    tiny_config(workdir, ablations={"base": {"dropout": 0.2}}, seeds=(0,), tensorboard=False)
+    target, metrics = pack_dir("tiny", "base", "seeds0"), seed_file("tiny", "base", "seeds0", 0,
+                                                                    "metrics.csv")
     run_snakemake(workdir, target)
-    first = (workdir / target).read_bytes()
+    first = (workdir / metrics).read_bytes()
     shutil.rmtree(workdir / "results" / "runs")
     run_snakemake(workdir, target)
-    assert (workdir / target).read_bytes() == first
+    assert (workdir / metrics).read_bytes() == first
+    assert not (workdir / "results" / "tensorboard").exists()  # turned off: no event files
 
 
 def test_a_bad_key_fails_before_any_job_and_names_the_key(workdir):

@@ -15,7 +15,7 @@ def texts(fig):
 
 
 def test_every_run_diverged_still_draws_the_figure_with_its_message(tmp_path):
-    data = make_xor()
+    data = make_xor(repeats=1, jitter=0.0)
     fig = xor_boundary_figure([], data["train_x"], data["train_y"], "XOR: every run diverged")
     assert any("every run diverged" in t for t in texts(fig))
     assert len(fig.axes) == 1 and len(fig.axes[0].collections) == 2  # the points of both classes
@@ -24,7 +24,7 @@ def test_every_run_diverged_still_draws_the_figure_with_its_message(tmp_path):
 
 
 def test_one_panel_per_model_with_its_seed():
-    data = make_xor()
+    data = make_xor(repeats=1, jitter=0.0)
     torch.manual_seed(0)
     models = [(s, build_mlp({**hparam_defaults(), "hidden": [4]}, 2, 2)) for s in (3, 8)]
     fig = xor_boundary_figure(models, data["train_x"], data["train_y"], "XOR")

@@ -41,7 +41,7 @@ from bench_training import (DATASET, REPO, find_data, load, matmul_peak,  # noqa
 import torch  # noqa: E402
 
 from conftest import copy_workflow  # noqa: E402
-from mlpstudy.config import dataset_of, hparams, validate  # noqa: E402
+from mlpstudy.config import datasets_of, hparams, validate  # noqa: E402
 
 LAYOUTS = {"single": 1, "packed": None}
 
@@ -51,12 +51,13 @@ def study_flops(config: dict, sizes: dict) -> float:
     total = 0.0
     for ablation in config["ablations"]:
         hp = hparams(config, ablation)
-        n_train, n_test, features, classes = sizes[dataset_of(config, ablation)]
-        steps = hp["epochs"] * math.ceil(n_train / hp["batch_size"])
-        steps = min(steps, hp["max_steps"] or steps)
-        evals = 1 + steps // hp["eval_every"] + (1 if steps % hp["eval_every"] else 0)
-        flops = run_flops(hp, n_train, n_test, steps, evals, features, classes)["total"]
-        total += flops * len(config["seeds"])
+        for dataset in datasets_of(config, ablation):
+            n_train, n_test, features, classes = sizes[dataset]
+            steps = hp["epochs"] * math.ceil(n_train / hp["batch_size"])
+            steps = min(steps, hp["max_steps"] or steps)
+            evals = 1 + steps // hp["eval_every"] + (1 if steps % hp["eval_every"] else 0)
+            flops = run_flops(hp, n_train, n_test, steps, evals, features, classes)["total"]
+            total += flops * len(config["seeds"])
     return total
 
 

@@ -64,7 +64,7 @@ SCRIPTS = REPO / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 sys.path.insert(0, str(REPO / "tests"))
 
-from mlpstudy.config import hparams, validate  # noqa: E402
+from mlpstudy.config import hparams, round_packs, validate  # noqa: E402
 from mlpstudy.data import IDX_FILES, DataError, prepare, save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
 from mlpstudy.speed import keep_freed_memory  # noqa: E402
@@ -332,8 +332,8 @@ def workflow_overhead(tmp: Path, idx_dir: Path, real: bool, ablations: list[str]
         config.pop(key, None)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     validate(config)
-    targets = [f"results/runs/{name}/{a}/seed{s}/{f}" for a in ablations for s in seeds
-               for f in ("metrics.csv", "run.json")]
+    packs = list(round_packs(validate(config))[0])
+    targets = [f"results/runs/{name}/{a}/{pack}" for a in ablations for pack in packs]
 
     # Standalone: the same work as the workflow's jobs, one process each, one after another.
     options = ({"data_dirs": config["data_dirs"], "download": False} if real
@@ -354,7 +354,8 @@ def workflow_overhead(tmp: Path, idx_dir: Path, real: bool, ablations: list[str]
     standalone = sum(walls.values())
     sequential = snakemake(workdir, 1, targets)
     parallel = snakemake(workdir, cores, targets)
-    threads = {json.loads((workdir / t).read_text())["threads"] for t in targets if t.endswith(".json")}
+    threads = {json.loads(run.read_text())["threads"]
+               for t in targets for run in (workdir / t).glob("seed*/run.json")}
     return {"runs": len(ablations) * len(seeds), "ablations": ablations, "seeds": seeds,
             "standalone_s": walls, "standalone_sum_s": standalone,
             "snakemake_cores1_s": sequential, "snakemake_parallel_s": parallel, "cores": cores,

@@ -1,5 +1,6 @@
 # Config validation and every helper the rules use. Validation runs at parse
 # time, so a bad config fails before any job starts, naming the bad key.
+import json
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ try:
     STUDY = study_config.validate(config)
 except study_config.ConfigError as exc:
     raise WorkflowError(f"config/config.yaml (or --config): {exc}") from None
+config.update({key: STUDY[key] for key in study_config.RUN_SETTINGS})
 
 # A hard-killed run leaves its lock; clear it so the README's command just resumes.
 # (Dry runs too: removing a dead run's lock is harmless, and at parse time
@@ -43,26 +45,55 @@ def code_of(script):
 
 TRAIN_CODE = code_of("train.py")
 GPU_REQUEST = gpu_request(STUDY["device"])
-# The seeds of each training job (seeds_per_job), and the name of each pack in files.
-SEED_PACKS = study_config.seed_packs(STUDY)
-PACK_OF_SEED = {seed: pack for pack in SEED_PACKS for seed in pack}
-pack_label = study_config.pack_label
+# The seeds of each round (one round, `seeds`, unless adaptive_seeds adds rounds for the
+# claims still open) and of every training job by its name: the `pack` wildcard of train.
+ROUNDS = study_config.round_seeds(STUDY)
+ROUND_PACKS = study_config.round_packs(STUDY)
+PACKS = {label: seeds for packs in ROUND_PACKS for label, seeds in packs.items()}
+# Each claim with the datasets it is checked on (those where its ablations run).
+CLAIMS = [{**c, "datasets": study_config.claim_datasets(STUDY, c)} for c in STUDY["claims"]]
+# Datasets whose claims may ask for more rounds (not those ablations name themselves, xor).
+ROUNDED = STUDY["datasets"] if len(ROUNDS) > 1 else []
 
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     ablation=r"[A-Za-z0-9_-]+",
+    pack=r"seeds\d+(-\d+)?",
+    look=r"\d+",
 
 
-def study_runs(dataset=None):
-    """(dataset, ablation, seed) of every training job the config asks for: each ablation on
-    each study dataset (or on its own, like xor). With `dataset`, only that dataset's runs."""
+def extended(dataset, look):
+    """The ablations that get the seeds of round look+1 on `dataset`: those of the claims
+    still open after look `look`, read from that look's plan_round checkpoint."""
+    if dataset not in ROUNDED or look + 1 >= len(ROUNDS):
+        return []
+    if look > 0 and not extended(dataset, look - 1):
+        return []  # every claim was decided at an earlier look
+    plan = checkpoints.plan_round.get(dataset=dataset, look=look).output.plan
+    return json.loads(Path(plan).read_text())["extend"]
+
+
+def packs_of(dataset, ablation, looks=None):
+    """The packs of an ablation on a dataset in rounds 0 .. looks-1 (default: every round)."""
     return [
-        (d, ablation, seed)
+        pack
+        for r in range(len(ROUNDS) if looks is None else looks)
+        if r == 0 or ablation in extended(dataset, r - 1)
+        for pack in ROUND_PACKS[r]
+    ]
+
+
+def study_packs(dataset=None, looks=None):
+    """(dataset, ablation, pack) of every training job the study asks for: each ablation on
+    each study dataset (or on its own, like xor), in each round it takes part in. With
+    `dataset`, only that dataset's jobs; with `looks`, only those of its first rounds."""
+    return [
+        (d, ablation, pack)
         for ablation in STUDY["ablations"]
         for d in study_config.datasets_of(STUDY, ablation)
         if dataset is None or d == dataset
-        for seed in STUDY["seeds"]
+        for pack in packs_of(d, ablation, looks)
     ]
 
 
@@ -78,27 +109,33 @@ def get_hparams(wildcards):
     return study_config.hparams(STUDY, wildcards.ablation)
 
 
-def run_file(dataset, ablation, seed, name):
-    return f"results/runs/{dataset}/{ablation}/seed{seed}/{name}"
+def get_pack_seeds(wildcards):
+    if wildcards.pack not in PACKS:
+        raise WorkflowError(
+            f"unknown pack of seeds {wildcards.pack!r}: the config's packs are "
+            f"{', '.join(PACKS)} (seeds and seeds_per_job)"
+        )
+    return list(PACKS[wildcards.pack])
+
+
+def pack_dir(dataset, ablation, pack):
+    """One training job's output: a directory with a seed{N}/ (metrics.csv, run.json) per seed."""
+    return f"results/runs/{dataset}/{ablation}/{pack}"
 
 
 def train_benchmark(dataset, ablation, pack):
-    return f"results/benchmarks/train/{dataset}/{ablation}/{pack_label(pack)}.tsv"
+    return f"results/benchmarks/train/{dataset}/{ablation}/{pack}.tsv"
 
 
-def get_checkpoints(pack):
+def get_checkpoints(wildcards):
     """Checkpoint paths of a pack's job: one per seed (trained one after another) and one
     for the pack (trained batched). Outside the declared outputs, so Snakemake never
     deletes them when a job dies."""
-
-    def checkpoints(wildcards):
-        folder = f"results/checkpoints/{wildcards.dataset}/{wildcards.ablation}"
-        return {
-            **{seed: f"{folder}/seed{seed}.pt" for seed in pack},
-            "pack": f"{folder}/{pack_label(pack)}.pt",
-        }
-
-    return checkpoints
+    folder = f"results/checkpoints/{wildcards.dataset}/{wildcards.ablation}"
+    return {
+        **{seed: f"{folder}/seed{seed}.pt" for seed in get_pack_seeds(wildcards)},
+        "pack": f"{folder}/{wildcards.pack}.pt",
+    }
 
 
 def get_train_priority(wildcards):
@@ -132,18 +169,20 @@ REPORT = "../report"
 FIGURES = "results/figures"
 
 
-def run_files(name, dataset=None):
-    return [run_file(d, a, s, name) for d, a, s in study_runs(dataset)]
+def pack_dirs(dataset=None, looks=None):
+    return [pack_dir(d, a, pack) for d, a, pack in study_packs(dataset, looks)]
 
 
 def benchmark_files(dataset=None):
-    """The benchmark of the job that trained each run (a pack's seeds share one)."""
-    return [train_benchmark(d, a, PACK_OF_SEED[s]) for d, a, s in study_runs(dataset)]
+    """The benchmark of each training job, in the order of pack_dirs."""
+    return [train_benchmark(d, a, pack) for d, a, pack in study_packs(dataset)]
 
 
 def run_datasets():
     """Every dataset with runs: the study's datasets, then those ablations name themselves."""
-    return list(dict.fromkeys(d for d, _, _ in study_runs()))
+    return list(
+        dict.fromkeys(d for a in STUDY["ablations"] for d in study_config.datasets_of(STUDY, a))
+    )
 
 
 def dataset_tables(pattern):
@@ -179,19 +218,21 @@ def ablation_rows():
             "ablation": a,
             "dataset": ", ".join(study_config.datasets_of(STUDY, a)),
             "description": spec.get("description", ""),
-            "changes": ", ".join(
-                f"{k}={v}" for k, v in spec.items() if k not in ("description", "dataset")
-            )
+            "changes": ", ".join(f"{k}={v}" for k, v in study_config.overrides(spec).items())
             or "none",
         }
         for a, spec in STUDY["ablations"].items()
     ]
 
 
+def figure_png(stem, dataset="{dataset}"):
+    return f"{FIGURES}/{dataset}/{stem}.png"
+
+
 def figure_report(stem, caption):
-    """A figures-rule PNG `{stem}.png` of one dataset, shown in Snakemake's report."""
+    """A PNG `{stem}.png` of one dataset, shown in Snakemake's report."""
     return report(
-        f"{FIGURES}/{{dataset}}/{stem}.png",
+        figure_png(stem),
         caption=f"{REPORT}/{caption}.rst",
         category="Figures",
         subcategory="{dataset}",
@@ -201,6 +242,19 @@ def figure_report(stem, caption):
 
 def figure_svg(stem):
     return f"{FIGURES}/{{dataset}}/{stem}.svg"
+
+
+# Each study dataset's figures as (file stem, caption, title), by the figures rule's outputs,
+# in the order the summary page shows them: the rule's outputs and the page read this one list.
+DATASET_FIGURES = {
+    "groups": [(f"curves_{g}", "curves", f"Training curves: {g}") for g in STUDY["figure_groups"]],
+    "final": [("final_accuracy", "final_accuracy", "Final and stable test accuracy per ablation")],
+    "sweeps": [(f"sweep_{s}", "sweep", f"Sweep {s}") for s in STUDY["sweeps"]],
+}
+
+
+def xor_boundary_png(ablation="{ablation}"):
+    return f"{FIGURES}/xor_boundary_{ablation}.png"
 
 
 def caption_text(name, **wildcards):
@@ -214,21 +268,13 @@ def caption_text(name, **wildcards):
 def figure_list():
     """(dataset, title, caption, png) of every figure, in the order the summary page shows
     them: per study dataset its curves, final accuracy and sweeps; then the XOR boundaries."""
-    figs, out = [], rules.figures.output
-    shown = [
-        *(("curves", f"Training curves: {g}") for g in STUDY["figure_groups"]),
-        ("final_accuracy", "Final and stable test accuracy per ablation"),
-        *(("sweep", f"Sweep {s}") for s in STUDY["sweeps"]),
+    figs = [
+        (d, title, caption_text(caption, dataset=d), figure_png(stem, d))
+        for d in STUDY["datasets"]
+        for figures in DATASET_FIGURES.values()
+        for stem, caption, title in figures
     ]
-    for d in STUDY["datasets"]:
-        pngs = expand([*out.groups, out.final, *out.sweeps], dataset=d)
-        figs += [
-            (d, title, caption_text(caption, dataset=d), png)
-            for (caption, title), png in zip(shown, pngs)
-        ]
-    pngs = expand(rules.xor_boundary.output.png, ablation=xor_ablations())
-    figs += [
-        ("xor", f"XOR decision boundary: {a}", caption_text("xor"), png)
-        for a, png in zip(xor_ablations(), pngs)
+    return figs + [
+        ("xor", f"XOR decision boundary: {a}", caption_text("xor"), xor_boundary_png(a))
+        for a in xor_ablations()
     ]
-    return figs

@@ -6,8 +6,7 @@
 
 rule aggregate:
     input:
-        runs=lambda w: run_files("run.json", w.dataset),
-        metrics=lambda w: run_files("metrics.csv", w.dataset),
+        runs=lambda w: pack_dirs(w.dataset),
         benchmarks=lambda w: benchmark_files(w.dataset),
         code=code_of("aggregate.py"),
     output:
@@ -65,7 +64,9 @@ rule claims:
         CONDA_ENV
     params:
         # Each claim with the datasets it is checked on (those where its ablations run).
-        claims=[{**c, "datasets": study_config.claim_datasets(STUDY, c)} for c in STUDY["claims"]],
+        claims=CLAIMS,
+        # The seeds of each round when adaptive (the claims tested as a family over the looks).
+        rounds=ROUNDS if STUDY["adaptive_seeds"] else None,
         # For the caption of claims.csv in Snakemake's report (claims.rst).
         verdict_rules=VERDICT_RULES,
     script:
@@ -79,12 +80,12 @@ rule figures:
         ablation_stats=rules.aggregate.output.ablation_stats,
         code=code_of("figures.py"),
     output:
-        groups=[figure_report(f"curves_{g}", "curves") for g in STUDY["figure_groups"]],
-        group_svgs=[figure_svg(f"curves_{g}") for g in STUDY["figure_groups"]],
-        final=figure_report("final_accuracy", "final_accuracy"),
-        final_svg=figure_svg("final_accuracy"),
-        sweeps=[figure_report(f"sweep_{s}", "sweep") for s in STUDY["sweeps"]],
-        sweep_svgs=[figure_svg(f"sweep_{s}") for s in STUDY["sweeps"]],
+        groups=[figure_report(stem, caption) for stem, caption, _ in DATASET_FIGURES["groups"]],
+        group_svgs=[figure_svg(stem) for stem, _, _ in DATASET_FIGURES["groups"]],
+        final=figure_report(*DATASET_FIGURES["final"][0][:2]),
+        final_svg=figure_svg(DATASET_FIGURES["final"][0][0]),
+        sweeps=[figure_report(stem, caption) for stem, caption, _ in DATASET_FIGURES["sweeps"]],
+        sweep_svgs=[figure_svg(stem) for stem, _, _ in DATASET_FIGURES["sweeps"]],
     log:
         "results/logs/report/figures_{dataset}.log",
     conda:
@@ -99,11 +100,11 @@ rule figures:
 rule xor_boundary:
     input:
         data=expand(rules.prepare_dataset.output.data, dataset="xor")[0],
-        runs=lambda w: [run_file("xor", w.ablation, s, "run.json") for s in STUDY["seeds"]],
+        runs=lambda w: [pack_dir("xor", w.ablation, pack) for pack in packs_of("xor", w.ablation)],
         code=code_of("xor_boundary.py"),
     output:
         png=report(
-            f"{FIGURES}/xor_boundary_{{ablation}}.png",
+            xor_boundary_png(),
             caption=f"{REPORT}/xor.rst",
             category="Figures",
             labels={"figure": "xor_boundary_{ablation}"},
@@ -117,12 +118,15 @@ rule xor_boundary:
         "../scripts/xor_boundary.py"
 
 
+FIGURE_LIST = figure_list()
+
+
 rule summary:
     input:
         final=rules.combine.output.final,
         ablation_stats=rules.combine.output.ablation_stats,
         claims=rules.claims.output.claims,
-        figures=[png for *_, png in figure_list()],
+        figures=[png for *_, png in FIGURE_LIST],
         code=code_of("summary.py"),
     output:
         html="results/summary.html",
@@ -131,7 +135,7 @@ rule summary:
     conda:
         CONDA_ENV
     params:
-        figures=figure_list(),
+        figures=FIGURE_LIST,
         datasets=run_datasets(),
         seeds=STUDY["seeds"],
         config_hash=study_config.config_hash(STUDY),

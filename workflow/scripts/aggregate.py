@@ -1,7 +1,8 @@
 """Aggregate every run into the study's tables.
 
-Inputs:  input.runs, input.metrics, input.benchmarks -- run.json, metrics.csv and the
-         Snakemake benchmark tsv of every run, in the same order; input.code -- modules used.
+Inputs:  input.runs, input.benchmarks -- every training job's directory (a seed{N}/run.json and
+         metrics.csv per seed) and its Snakemake benchmark tsv, in the same order;
+         input.code -- modules used.
 Outputs: output.metrics -- results/metrics.csv (all curves, with dataset, ablation, seed);
          output.final -- results/final.csv (one row per run);
          output.ablation_stats -- results/ablation_stats.csv (one row per dataset and ablation).
@@ -11,11 +12,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
-from mlpstudy.aggregate import load_runs, order_by, ablation_stats
+from mlpstudy.aggregate import ablation_stats, load_runs, order_by
+from mlpstudy.runs import runs_of_packs
 
 sm = snakemake  # noqa: F821
-runs = [{"run": r, "metrics": m, "benchmark": b}
-        for r, m, b in zip(sm.input.runs, sm.input.metrics, sm.input.benchmarks)]
+runs = runs_of_packs(sm.input.runs, sm.input.benchmarks)
 order = list(sm.params.descriptions)
 metrics, final = load_runs(runs)
 metrics, final = order_by(metrics, order), order_by(final, order)

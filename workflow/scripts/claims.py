@@ -4,7 +4,9 @@ Inputs:  input.final -- results/final.csv; input.metrics -- results/metrics.csv 
          the curve metrics read); input.code -- modules used.
 Outputs: output.claims -- results/claims.csv (one row per claim and dataset: measured value,
          95% CI, method, verdict, notes).
-Params:  claims -- the config's claims, each with `datasets`: where it is checked.
+Params:  claims -- the config's claims, each with `datasets`: where it is checked;
+         rounds -- the seeds of each round with adaptive seeds (each dataset's claims then
+         tested as a family over the looks, mlpstudy.sequential), else null.
 """
 import sys
 
@@ -12,12 +14,13 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake i
 
 import pandas as pd
 
-from mlpstudy.claims import check_claims
+from mlpstudy.sequential import claims_table
 
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)
 metrics = pd.read_csv(sm.input.metrics)
-claims = check_claims([dict(c) for c in sm.params.claims], final, metrics)
+rounds = [list(r) for r in sm.params.rounds] if sm.params.rounds else None
+claims = claims_table([dict(c) for c in sm.params.claims], final, metrics, rounds)
 claims.to_csv(sm.output.claims, index=False)
 print(claims[["dataset", "claim", "verdict", "difference", "ci_low", "ci_high"]].to_string(),
       file=sys.stderr)

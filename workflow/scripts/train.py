@@ -1,14 +1,15 @@
 """Train one pack of seeds of one (dataset, ablation) and write each seed's curves and metadata.
 
 Inputs:  snakemake.input.data -- results/data/{dataset}.pt; input.code -- the package (for reruns).
-Outputs: output.metrics, output.runs -- per seed of the pack, in params.seeds' order:
-         results/runs/{dataset}/{ablation}/seed{N}/metrics.csv (step, epoch, split, metric, value)
-         and run.json (hyper-parameters, parameter count, device, status, timings, versions,
-         dataset checksum).
+Outputs: output.runs -- the pack's directory results/runs/{dataset}/{ablation}/{pack}, with per
+         seed seed{N}/metrics.csv (step, epoch, split, metric, value) and seed{N}/run.json
+         (hyper-parameters, parameter count, device, status, timings, versions, dataset checksum).
 Params:  hparams (resolved dict), seeds (the pack), on_divergence, checkpoints (seed or "pack" ->
          path outside the outputs, so Snakemake never deletes them when a job dies).
 Resources/threads: gpu (0 or 1): 1 claims a free GPU slot (mlpstudy.devices), falling back to
          the CPU where CUDA does not work; threads sets torch's thread count.
+Config:  tensorboard -- write each seed's curves live under results/tensorboard/ (mlpstudy.live);
+         read from the config, not params: it changes how a job runs, not what it computes.
 """
 import sys
 
@@ -24,7 +25,9 @@ import torch
 from mlpstudy.checkpoints import bind_to_inputs, remove
 from mlpstudy.data import load_prepared
 from mlpstudy.devices import choose_device
-from mlpstudy.runs import metrics_csv, run_record, write_json_atomic, write_text_atomic
+from mlpstudy.live import TENSORBOARD_ROOT, TensorBoardCurves, tensorboard_dir
+from mlpstudy.runs import (metrics_csv, run_paths, run_record, write_json_atomic,
+                           write_text_atomic)
 from mlpstudy.speed import keep_freed_memory
 from mlpstudy.training import Interrupted, train_pack
 
@@ -52,10 +55,16 @@ data = load_prepared(sm.input.data)
 # and exit, so the next attempt (a requeue, a retry, the same command) loses nothing.
 terminated = []
 signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+curves = None
+if sm.config["tensorboard"]:
+    def curves(seed):
+        return TensorBoardCurves(tensorboard_dir(TENSORBOARD_ROOT, sm.wildcards.dataset,
+                                                 sm.wildcards.ablation, seed))
+    log(f"live curves: tensorboard --logdir {TENSORBOARD_ROOT}")
 try:
     results = train_pack(hp, data, seeds, device, on_divergence=sm.params.on_divergence,
                          checkpoints=checkpoints, batched=batched, log=log,
-                         should_stop=lambda: bool(terminated))
+                         should_stop=lambda: bool(terminated), curves=curves)
 except Interrupted as exc:
     log(f"SIGTERM: {exc}; run the study again to resume")
     sys.exit(128 + signal.SIGTERM)
@@ -64,8 +73,9 @@ job = {"dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "hpar
        "pack_seeds": seeds, "batched": batched, "device": device, "threads": sm.threads,
        "started_at": started_at, "job_wall_time_s": round(time.perf_counter() - started, 3),
        "dataset_sha256": data_sha256, "dataset_source": data["source"]}
-for seed, result, metrics, run in zip(seeds, results, sm.output.metrics, sm.output.runs):
-    write_text_atomic(metrics, metrics_csv(result.rows))
-    write_json_atomic(run, run_record(job, seed, result))
+for seed, result in zip(seeds, results):
+    paths = run_paths(sm.output.runs, seed)
+    write_text_atomic(paths["metrics"], metrics_csv(result.rows))
+    write_json_atomic(paths["run"], run_record(job, seed, result))
 remove(checkpoints.values())
 log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))

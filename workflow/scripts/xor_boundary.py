@@ -1,11 +1,11 @@
 """Draw the decision boundary of the XOR ablation's models with their training points.
 
-The runs keep no weights (a study of 70 runs would carry hundreds of MB for one
-figure), so the models are retrained here from each run's recorded hyper-parameters
+The runs keep no weights (a whole study's would be hundreds of MB, for one figure), so the models are retrained here from each run's recorded hyper-parameters
 and seed, on CPU, which is deterministic; a few seconds for XOR. The figure says
 whether the retrained model's final accuracies equal the recorded run's.
 
-Inputs:  input.data -- results/data/xor.pt; input.runs -- run.json of every seed;
+Inputs:  input.data -- results/data/xor.pt; input.runs -- the ablation's training jobs'
+         directories (a seed{N}/run.json per seed);
          input.code -- training and figure modules.
 Outputs: output.png, output.svg -- results/figures/xor_boundary_{ablation}.png/.svg.
 """
@@ -20,6 +20,7 @@ import torch
 
 from mlpstudy.data import load_prepared
 from mlpstudy.figures import save, xor_boundary_figure
+from mlpstudy.runs import runs_of_packs
 from mlpstudy.training import train
 
 MAX_PANELS = 5
@@ -27,8 +28,8 @@ sm = snakemake  # noqa: F821
 torch.set_num_threads(1)
 data = load_prepared(sm.input.data)
 models, matches = [], []
-for path in sm.input.runs:
-    run = json.loads(open(path).read())
+for paths in runs_of_packs(sm.input.runs):
+    run = json.loads(paths["run"].read_text())
     if run["status"] != "ok" or len(models) == MAX_PANELS:
         continue
     result = train(run["hparams"], data, run["seed"], torch.device("cpu"),

@@ -21,10 +21,8 @@ from .claims import STABLE_LAST_K, curve_value
 from .stats import describe
 
 ID_COLUMNS = ("dataset", "ablation", "seed")
-# final.csv: one row per run, from its run.json (keys: runs.RUN_JSON) and these, computed here
-# from the run's final metrics, its curve and its Snakemake benchmark.
-COMPUTED_COLUMNS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap",
-                    "stable_test_accuracy", "bench_s", "max_rss_mb")
+# final.csv: one row per run, from its run.json (keys: runs.RUN_JSON) and what final_row and
+# load_runs compute from the run's final metrics, its curve and its Snakemake benchmark.
 FINAL_COLUMNS = [
     "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "param_count",
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap", "stable_test_accuracy",

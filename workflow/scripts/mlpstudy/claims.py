@@ -10,11 +10,13 @@ on the seed, so their "interval" is the exact value and the check is exact.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .stats import (NO_DATA, Band, Estimate, describe, difference, proportion,
+from .stats import (LEVEL, NO_DATA, Band, Estimate, describe, difference, evidence, proportion,
                     proportion_difference, verdict)
 
 # Final-value metrics: metric -> (column of the final table, factor to the unit shown, unit).
@@ -37,7 +39,10 @@ UNITS = {**{m: spec[2] for m, spec in METRICS.items()}, **CURVE_METRICS,
          "diverged_fraction": "fraction of seeds"}
 COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected", "verdict",
            "difference", "ci_low", "ci_high", "ablation_mean", "reference_mean",
-           "n_ablation", "n_reference", "method", "note"]
+           "n_ablation", "n_reference", "method", "note",
+           # how the verdict was tested (mlpstudy.sequential with adaptive seeds)
+           "looks", "look_levels", "ci_level", "p_value", "family"]
+FIXED_FAMILY = "none: each claim on its own at 95% (fixed seeds)"
 
 
 def band(claim: dict) -> Band:
@@ -181,7 +186,8 @@ def _mean_shown(values: dict, last: dict) -> float:
     return describe([last[s] if math.isinf(v) else v for s, v in values.items()]).mean
 
 
-def censored_estimate(a: dict, a_last: dict, b: dict | None, b_last: dict | None) -> Estimate:
+def censored_estimate(a: dict, a_last: dict, b: dict | None, b_last: dict | None,
+                      level: float = LEVEL) -> Estimate:
     """Difference (or mean) of step counts where "never" (+inf) may occur.
 
     A "never" lies somewhere above the run's last step. The lower end of the interval comes
@@ -194,40 +200,74 @@ def censored_estimate(a: dict, a_last: dict, b: dict | None, b_last: dict | None
     a_never = any(math.isinf(v) for v in a.values())
     a_low = sub(a, a_last)
     if b is None:
-        est = describe(a_low.values())
-        high = math.inf if a_never else est.ci_high
-        return Estimate(est.n, est.mean, est.std, est.ci_low, high, est.method)
+        est = describe(a_low.values(), level)
+        if not a_never:
+            return est
+        return Estimate(est.n, est.mean, est.std, est.ci_low, math.inf, est.method)
     b_never = any(math.isinf(v) for v in b.values())
     b_low = sub(b, b_last)
-    point = difference(a_low, b_low)
-    low = -math.inf if b_never else difference(a_low, b).ci_low
-    high = math.inf if a_never else difference(a, b_low).ci_high
+    point = difference(a_low, b_low, level)
+    if not (a_never or b_never):
+        return point
+    low = -math.inf if b_never else difference(a_low, b, level).ci_low
+    high = math.inf if a_never else difference(a, b_low, level).ci_high
     return Estimate(point.n, point.mean, point.std, low, high, point.method)
 
 
-def check_claim(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None = None,
-                dataset: str | None = None, curves: dict | None = None) -> dict:
-    """The verdict of one claim on the runs of `final` (of `dataset` when given)."""
+@dataclass
+class Measurement:
+    """What the runs say about one claim on one dataset, before any test: its claims-table
+    row so far (what is compared, each side's mean and count, notes) and `interval(level)`,
+    the difference (or value) with its interval at that confidence level (None: no data)."""
+    row: dict
+    interval: Callable[[float], Estimate] | None = None
+
+    @property
+    def exact(self) -> bool:
+        """A parameter count: no uncertainty, nothing to test."""
+        return self.row["metric"] == "param_count"
+
+
+def measure(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None = None,
+            dataset: str | None = None, curves: dict | None = None) -> Measurement:
+    """The runs of `final` (of `dataset` when given) on one claim."""
     if dataset is not None:
         final = final[final["dataset"] == dataset]
     row = _empty_row(claim, final, dataset)
     names = [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
     missing = [n for n in names if not (final["ablation"] == n).any()]
     if missing:
-        return {**row, "verdict": NO_DATA,
-                "note": f"no runs of {', '.join(missing)} in the results"}
+        return Measurement({**row, "note": f"no runs of {', '.join(missing)} in the results"})
     if claim["metric"] == "param_count":
-        est, sides, notes = _param_count_estimate(claim, final)
+        interval, sides, notes = _param_count_estimate(claim, final)
     elif claim["metric"] == "diverged_fraction":
-        est, sides, notes = _diverged_estimate(claim, final, names)
+        interval, sides, notes = _diverged_estimate(claim, final, names)
     else:
-        est, sides, notes = _seed_estimate(claim, final, names, metrics, curves, dataset)
-    row.update(sides)
-    if est is None:
-        return {**row, "verdict": NO_DATA, "note": "; ".join(notes)}
-    row.update(difference=est.mean, ci_low=est.ci_low, ci_high=est.ci_high, method=est.method,
-               verdict=verdict(est.ci_low, est.ci_high, band(claim)), note="; ".join(notes))
-    return row
+        interval, sides, notes = _seed_estimate(claim, final, names, metrics, curves, dataset)
+    return Measurement({**row, **sides, "note": "; ".join(notes)}, interval)
+
+
+def verdict_row(measurement: Measurement, claim: dict, level: float = LEVEL) -> dict:
+    """The claims-table row: the measurement's interval at `level` against the claim's band."""
+    row = measurement.row
+    if measurement.interval is None:
+        return {**row, "verdict": NO_DATA}
+    est = measurement.interval(level)
+    note = row["note"]
+    if math.isnan(est.ci_low) or math.isnan(est.ci_high):
+        note = "; ".join(filter(None, [note, "too few seeds for an interval "
+                                             "(need at least 2 on each side)"]))
+    return {**row, "difference": est.mean, "ci_low": est.ci_low, "ci_high": est.ci_high,
+            "method": est.method, "verdict": verdict(est.ci_low, est.ci_high, band(claim)),
+            "note": note}
+
+
+def check_claim(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None = None,
+                dataset: str | None = None, curves: dict | None = None,
+                level: float = LEVEL) -> dict:
+    """The verdict of one claim on the runs of `final` (of `dataset` when given), its
+    interval at confidence `level`."""
+    return verdict_row(measure(claim, final, metrics, dataset, curves), claim, level)
 
 
 def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
@@ -242,10 +282,10 @@ def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
             "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
 
 
-# Each estimate below returns (Estimate, or None when a side has no finished run to compare;
-# the row's means and counts of both sides; notes for the row).
+# Each estimate below returns (level -> Estimate, or None when a side has no finished run to
+# compare; the row's means and counts of both sides; notes for the row).
 
-def _param_count_estimate(claim: dict, final: pd.DataFrame) -> tuple[Estimate, dict, list]:
+def _param_count_estimate(claim: dict, final: pd.DataFrame) -> tuple[Callable, dict, list]:
     ablation, reference = claim["ablation"], claim.get("reference")
     a = _param_count(final, ablation)
     b = _param_count(final, reference) if reference else 0.0
@@ -254,24 +294,26 @@ def _param_count_estimate(claim: dict, final: pd.DataFrame) -> tuple[Estimate, d
     sides = dict(ablation_mean=a, reference_mean=b if reference else math.nan,
                  n_ablation=int((final["ablation"] == ablation).sum()),
                  n_reference=int((final["ablation"] == reference).sum()) if reference else 0)
-    return est, sides, []
+    return lambda level: est, sides, []
 
 
 def _diverged_estimate(claim: dict, final: pd.DataFrame,
-                       names: list) -> tuple[Estimate, dict, list]:
+                       names: list) -> tuple[Callable, dict, list]:
     reference = claim.get("reference")
     counts = [(int((_runs(final, n)["status"] != "ok").sum()), len(_runs(final, n)))
               for n in names]
-    est = proportion(*counts[0]) if not reference else proportion_difference(*counts[0],
-                                                                             *counts[1])
+
+    def interval(level):
+        return (proportion(*counts[0], level=level) if not reference
+                else proportion_difference(*counts[0], *counts[1], level=level))
     sides = dict(ablation_mean=counts[0][0] / counts[0][1], n_ablation=counts[0][1],
                  reference_mean=counts[1][0] / counts[1][1] if reference else math.nan,
                  n_reference=counts[1][1] if reference else 0)
-    return est, sides, [" vs ".join(f"{k}/{n} diverged" for k, n in counts)]
+    return interval, sides, [" vs ".join(f"{k}/{n} diverged" for k, n in counts)]
 
 
 def _seed_estimate(claim: dict, final: pd.DataFrame, names: list, metrics: pd.DataFrame | None,
-                   curves: dict | None, dataset: str | None) -> tuple[Estimate | None, dict, list]:
+                   curves: dict | None, dataset: str | None) -> tuple[Callable | None, dict, list]:
     """Difference (or mean) over seeds of a final-table metric or one read from the curves;
     diverged runs and runs without a value are left out."""
     metric, reference = claim["metric"], claim.get("reference")
@@ -292,16 +334,17 @@ def _seed_estimate(claim: dict, final: pd.DataFrame, names: list, metrics: pd.Da
     if not a or (reference and not b):
         return None, sides, notes + ["no finished (non-diverged) runs to compare"]
     if censored:
-        est = censored_estimate(a, a_last, b if reference else None,
-                                b_last if reference else None)
         if any(math.isinf(v) for v in list(a.values()) + list(b.values())):
             notes.append("never counted as the run's last step for the measured value; "
                          "the interval covers every step it could have taken")
+
+        def interval(level):
+            return censored_estimate(a, a_last, b if reference else None,
+                                     b_last if reference else None, level)
     else:
-        est = difference(a, b) if reference else describe(a.values())
-    if math.isnan(est.ci_low) or math.isnan(est.ci_high):
-        notes.append("too few seeds for a 95% interval (need at least 2 on each side)")
-    return est, sides, notes
+        def interval(level):
+            return difference(a, b, level) if reference else describe(a.values(), level)
+    return interval, sides, notes
 
 
 def _seed_notes(claim: dict, final: pd.DataFrame, names: list, curves: dict | None,
@@ -324,14 +367,27 @@ def _side_mean(values: dict, last: dict, censored: bool) -> float:
     return _mean_shown(values, last) if censored else describe(values.values()).mean
 
 
+def look_columns(looks: int, levels: list[float], ci_level: float, p_value: float,
+                 family: str) -> dict:
+    """The claims table's columns on how a verdict was tested."""
+    return {"looks": looks, "look_levels": " ".join(f"{a:.3g}" for a in levels),
+            "ci_level": round(ci_level, 6), "p_value": p_value, "family": family}
+
+
+def curves_by_split(metrics: pd.DataFrame | None) -> dict:
+    """split -> (dataset, ablation, seed) -> that split's accuracy curve, for the curve metrics."""
+    if metrics is None:
+        return {}
+    return {split: _curves(metrics, split) for split in ("test", "train")}
+
+
 def check_claims(claims: list[dict], final: pd.DataFrame,
                  metrics: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per claim and dataset. A claim is checked on its `datasets` when it lists
-    them (the workflow passes those where its ablations run), else on every dataset of
-    `final` where its ablation has runs (or once over all of `final` if none has)."""
-    curves = {}
-    if metrics is not None:
-        curves = {split: _curves(metrics, split) for split in ("test", "train")}
+    """One row per claim and dataset, each claim on its own at 95% (the fixed-seeds study;
+    mlpstudy.sequential tests them as a family over rounds). A claim is checked on its
+    `datasets` when it lists them (the workflow passes those where its ablations run), else
+    on every dataset of `final` where its ablation has runs (or once over all of `final`)."""
+    curves = curves_by_split(metrics)
     rows = []
     for claim in claims:
         datasets = claim.get("datasets")
@@ -339,8 +395,16 @@ def check_claims(claims: list[dict], final: pd.DataFrame,
             datasets = list(dict.fromkeys(
                 final.loc[final["ablation"] == claim["ablation"], "dataset"])) or [None]
         for dataset in datasets:
-            rows.append(check_claim(claim, final, metrics, dataset,
-                                    curves.get(claim.get("split") or "test")))
+            measured = measure(claim, final, metrics, dataset,
+                               curves.get(claim.get("split") or "test"))
+            p = (evidence(measured.interval, band(claim))[0]
+                 if measured.interval is not None and not measured.exact else math.nan)
+            rows.append({**verdict_row(measured, claim),
+                         **look_columns(1, [1 - LEVEL] if p == p else [], LEVEL, p, FIXED_FAMILY)})
+    return claims_frame(rows)
+
+
+def claims_frame(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=COLUMNS)
     # Six decimals: far below a seed's noise, and no 80.10000000000001 in the CSV.
     return table.round({c: 6 for c in ("difference", "ci_low", "ci_high", "ablation_mean",

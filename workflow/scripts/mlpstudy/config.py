@@ -20,6 +20,9 @@ from .datasets import BUILTIN
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 BUILTIN_DATASETS = tuple(BUILTIN)
+# Settings of how jobs run, not of what they compute: the scripts read them from the config
+# (common.smk puts the validated values there), not from params, so changing one reruns nothing.
+RUN_SETTINGS = ("tensorboard",)
 
 
 class ConfigError(ValueError):
@@ -29,6 +32,11 @@ class ConfigError(ValueError):
 def load_schema() -> dict:
     with open(SCHEMA_PATH) as fh:
         return yaml.safe_load(fh)
+
+
+# An ablation's keys that are not hyper-parameters: the schema's own properties of an ablation.
+ABLATION_INFO_KEYS = tuple(load_schema()["properties"]["ablations"]["additionalProperties"]
+                           ["properties"])
 
 
 def hparam_defaults(schema: dict | None = None) -> dict:
@@ -105,17 +113,28 @@ def _fill_defaults(config: dict, schema: dict) -> None:
         if key not in config and "default" in spec:
             config[key] = copy.deepcopy(spec["default"])
     config["protocol"] = {**hparam_defaults(schema), **config["protocol"]}
-    config["xor"] = {"repeats": 1, "jitter": 0.0, **config["xor"]}
+    xor = schema["properties"]["xor"]["properties"]
+    config["xor"] = {**{key: spec["default"] for key, spec in xor.items()}, **config["xor"]}
+
+
+def _integer(value):
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 def validate(config: dict) -> dict:
     """Return a validated copy of `config` with defaults filled; raise ConfigError."""
     schema = load_schema()
     config = copy.deepcopy(dict(config))
-    # `--config seeds=[0,1]` arrives as strings; accept them as the integers they spell.
+    # `--config seeds=[0,1] 'adaptive_seeds={max: 9, step: 3}'` arrive as strings; accept
+    # them as the integers they spell.
     if isinstance(config.get("seeds"), list):
-        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s
-                           for s in config["seeds"]]
+        config["seeds"] = [_integer(s) for s in config["seeds"]]
+    if isinstance(config.get("adaptive_seeds"), dict):
+        config["adaptive_seeds"] = {k: _integer(v) for k, v in config["adaptive_seeds"].items()}
+    # ... and `--config tensorboard=false` as the word: the top-level true/false keys take it.
+    for key, spec in schema["properties"].items():
+        if spec.get("type") == "boolean" and str(config.get(key)).lower() in ("true", "false"):
+            config[key] = str(config[key]).lower() == "true"
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
@@ -138,6 +157,11 @@ def validate(config: dict) -> dict:
             raise ConfigError(
                 f"ablations.{ablation}.dataset: unknown dataset {spec['dataset']!r}; choose one of "
                 f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+    adaptive = config["adaptive_seeds"]
+    if adaptive and adaptive["max"] < len(config["seeds"]):
+        raise ConfigError(f"adaptive_seeds.max = {adaptive['max']}: fewer than the "
+                          f"{len(config['seeds'])} seeds of the first round (seeds); set max to "
+                          f"{len(config['seeds'])} or more, or list fewer seeds.")
     _expand_sweeps(config, schema)
     _check_report_names(config, schema)
     return config
@@ -205,7 +229,7 @@ def _expand_sweeps(config: dict, schema: dict) -> None:
             start = declared[point["start"]]
             spec = {**start, **point["values"]}
             errors = list(jsonschema.Draft202012Validator(hparam_schema).iter_errors(
-                {k: v for k, v in spec.items() if k not in ("description", "dataset")}))
+                overrides(spec)))
             if errors:
                 raise ConfigError(f"{where}: {ablation}: " + "; ".join(
                     f"{_key_path(e)} = {_show(e.instance)}: {_what_is_wrong(e)}" for e in errors))
@@ -257,38 +281,57 @@ def claim_datasets(config: dict, claim: dict) -> list[str]:
     return common
 
 
-def dataset_of(config: dict, ablation: str) -> str:
-    """The first dataset an ablation runs on (for callers that look at one dataset)."""
-    return datasets_of(config, ablation)[0]
-
-
 def datasets_of(config: dict, ablation: str) -> list[str]:
     """The datasets an ablation runs on: its own (e.g. xor), else every study dataset."""
     own = config["ablations"][ablation].get("dataset")
     return [own] if own else list(config["datasets"])
 
 
-def seed_packs(config: dict) -> list[tuple[int, ...]]:
-    """The seeds of each training job: fixed chunks of seeds_per_job, in the listed order,
-    so a seed added at the end of `seeds` changes only the last chunk."""
-    seeds = config["seeds"]
-    size = config["seeds_per_job"] or len(seeds)
-    return [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+def round_seeds(config: dict) -> list[list[int]]:
+    """The seeds of each round: the config's `seeds`, then (adaptive_seeds) `step` new seeds
+    a round, counting on from the largest seed, until the rounds hold `max` seeds in all."""
+    rounds = [list(config["seeds"])]
+    adaptive = config.get("adaptive_seeds")
+    if not adaptive:
+        return rounds
+    total, next_seed = len(rounds[0]), max(rounds[0]) + 1
+    while total < adaptive["max"]:
+        size = min(adaptive["step"], adaptive["max"] - total)
+        rounds.append(list(range(next_seed, next_seed + size)))
+        total, next_seed = total + size, next_seed + size
+    return rounds
+
+
+def round_packs(config: dict) -> list[dict[str, tuple[int, ...]]]:
+    """The seeds of each training job of each round, by the job's name (its `pack`
+    wildcard): fixed chunks of seeds_per_job of the round's seeds in their order, so a seed
+    added at the end of `seeds` changes only the last chunk."""
+    packs = []
+    for seeds in round_seeds(config):
+        size = config["seeds_per_job"] or len(seeds)
+        chunks = [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+        packs.append({pack_label(pack): pack for pack in chunks})
+    return packs
 
 
 def pack_label(pack: tuple[int, ...]) -> str:
-    """A pack's name in file and rule names: seed3 (one seed, today's names), seeds0-4."""
-    return f"seed{pack[0]}" if len(pack) == 1 else f"seeds{pack[0]}-{pack[-1]}"
+    """A pack's name in paths: its first and last seed, seeds0-4 (or seeds3 for one seed)."""
+    return f"seeds{pack[0]}" if len(pack) == 1 else f"seeds{pack[0]}-{pack[-1]}"
 
 
 def hparams(config: dict, ablation: str) -> dict:
     """The ablation's full hyper-parameters: protocol defaults plus its overrides."""
-    overrides = {k: v for k, v in config["ablations"][ablation].items()
-                 if k not in ("description", "dataset")}
-    return dict(sorted({**config["protocol"], **overrides}.items()))
+    return dict(sorted({**config["protocol"], **overrides(config["ablations"][ablation])}.items()))
+
+
+def overrides(spec: dict) -> dict:
+    """The protocol keys an ablation's entry sets (its description and dataset left out)."""
+    return {k: v for k, v in spec.items() if k not in ABLATION_INFO_KEYS}
 
 
 def config_hash(config: dict) -> str:
-    """Short, stable fingerprint of a validated config (shown in the summary)."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    """Short, stable fingerprint of what a validated config computes (shown in the summary):
+    the run settings (RUN_SETTINGS), which change nothing computed, are left out."""
+    computed = {k: v for k, v in config.items() if k not in RUN_SETTINGS}
+    blob = json.dumps(computed, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

@@ -197,8 +197,9 @@ def load_mnist_5k(test_per_class: int = 100) -> dict:
     }
 
 
-def make_xor(repeats: int = 1, jitter: float = 0.0, seed: int = 0) -> dict:
-    """The four XOR corners, each `repeats` times, with optional Gaussian jitter."""
+def make_xor(repeats: int, jitter: float, seed: int = 0) -> dict:
+    """The four XOR corners, each `repeats` times, with Gaussian jitter of std `jitter`
+    (the config's `xor` keys; their defaults, once each and exact, are the schema's)."""
     corners = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     labels = torch.tensor([0, 1, 1, 0])
     generator = torch.Generator().manual_seed(seed)

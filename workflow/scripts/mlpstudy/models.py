@@ -42,6 +42,12 @@ class SeededDropout(nn.Module):
         return x * dropout_noise(x.shape, self.p, x, self.generator)
 
 
+def draws_randomness(layer: nn.Module) -> bool:
+    """Whether `layer` draws random numbers in training, from a generator of its run's own:
+    a pack of seeds (mlpstudy.packed) runs such a layer once per seed, with its generator."""
+    return isinstance(layer, SeededDropout)
+
+
 def dropout_noise(shape, p: float, like: torch.Tensor, generator) -> torch.Tensor:
     """Keep-mask scaled by 1/(1-p), drawn as torch's CPU dropout draws it."""
     return like.new_empty(shape).bernoulli_(1 - p, generator=generator).div_(1 - p)
@@ -58,13 +64,17 @@ def _activation(hp: dict, width: int) -> nn.Module:
 
 
 def build_mlp(hp: dict, in_features: int, classes: int) -> nn.Sequential:
-    """Linear -> [BatchNorm] -> activation -> [Dropout] for each hidden width, then Linear."""
+    """Linear -> [BatchNorm] -> [LayerNorm] -> activation -> [Dropout] for each hidden width,
+    then Linear. This is the one definition of the network: a pack of seeds (mlpstudy.packed)
+    and the fast CPU evaluation (mlpstudy.speed) run these modules as they are."""
     layers: list[nn.Module] = [nn.Flatten()]
     width_in = in_features
     for width in hp["hidden"]:
         layers.append(nn.Linear(width_in, width))
         if hp["batch_norm"]:
             layers.append(nn.BatchNorm1d(width))
+        if hp["layer_norm"]:
+            layers.append(nn.LayerNorm(width))
         layers.append(_activation(hp, width))
         if hp["dropout"] > 0:
             layers.append(SeededDropout(hp["dropout"]))
@@ -75,3 +85,31 @@ def build_mlp(hp: dict, in_features: int, classes: int) -> nn.Sequential:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def dropout_generator(device: torch.device) -> torch.Generator:
+    """The run's own dropout generator; call it right after building the run's model.
+
+    On a CPU it continues the global stream where the weight initialisation left it
+    (the masks torch's own dropout would draw); on a GPU it is the device's stream
+    of the run's seed (the weights are drawn on the CPU, so the two never overlap).
+    """
+    generator = torch.Generator(device)
+    if device.type == "cpu":
+        generator.set_state(torch.get_rng_state())
+    else:
+        generator.manual_seed(torch.initial_seed())
+    return generator
+
+
+def seeded_mlp(hp: dict, in_features: int, classes: int, seed: int,
+               device: torch.device) -> tuple[nn.Sequential, torch.Generator]:
+    """Seed `seed`'s model (its initial weights, drawn on the CPU) and its own dropout
+    generator, attached to its dropout layers: the same run alone or in a pack."""
+    torch.manual_seed(seed)
+    model = build_mlp(hp, in_features, classes)
+    generator = dropout_generator(device)
+    for layer in model.modules():
+        if isinstance(layer, SeededDropout):
+            layer.generator = generator
+    return model, generator

@@ -1,28 +1,33 @@
 """Several seeds of one ablation as one batched model: the GPU path of a pack.
 
-Member s is the model `build_mlp` makes for seed s (the same initial weights), its
-weights stacked along a leading seed dimension, so every layer is one batched matmul
-(`torch.baddbmm`) for the whole pack instead of one launch per seed. The objective is
-the sum of the members' own losses: its gradient with respect to member s's weights is
-member s's own gradient, so each member takes the steps it would take alone (up to float
-rounding), on its own batches, with its own dropout masks and BatchNorm statistics, and
+Member s is the model `models.seeded_mlp` makes for seed s (the same initial weights and
+dropout generator). Its parameters and buffers are stacked along a leading seed dimension
+(torch.func.stack_module_state) and the network runs as its own modules, under
+torch.func.vmap + functional_call: each layer is one batched kernel for the whole pack,
+and whatever models.build_mlp puts in the network trains batched with no code here.
+A layer that draws random numbers (dropout) runs once per member with that member's
+generator, so a seed gets the masks it gets alone.
+
+The objective is the sum of the members' own losses: its gradient with respect to member
+s's weights is member s's own gradient, so each member takes the steps it would take
+alone (up to float rounding), on its own batches, with its own BatchNorm statistics, and
 a member whose weights turn NaN cannot touch the others.
 
 On a GPU the training step of full batches is captured once as a CUDA graph and
 replayed (one launch per step instead of dozens); anything the capture cannot take
-(dropout's own generators, an older torch) runs eagerly.
+(a layer that draws random numbers, an older torch) runs eagerly.
 """
 from __future__ import annotations
 
 import os
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
-from .models import Maxout, SeededDropout, build_mlp, count_parameters, dropout_noise
-from .speed import EVAL_CHUNK, SGD
-from .training import criterion, dropout_generator
+from .models import build_mlp, count_parameters, draws_randomness, seeded_mlp
+from .objective import criterion, l2_penalty
+from .speed import SGD, eval_chunk, evaluate
 
 # Eager steps before the CUDA graph is captured: they are real training steps, and
 # let the optimizer create its momentum buffers outside the graph.
@@ -36,32 +41,36 @@ class PackedMLP:
                  device: torch.device, log=print):
         self.hp, self.device, self.members, self.log = hp, device, len(seeds), log
         self.loss_fn = criterion(hp, classes)
-        models, self.generators = [], []
-        for seed in seeds:
-            torch.manual_seed(seed)
-            models.append(build_mlp(hp, in_features, classes))
-            self.generators.append(dropout_generator(device))
+        models, self.generators = zip(*(seeded_mlp(hp, in_features, classes, seed, device)
+                                        for seed in seeds))
         self.param_count = count_parameters(models[0])
-        self.layers = [_stack_layer([list(m)[i] for m in models], device)
-                       for i in range(len(models[0])) if not isinstance(models[0][i], nn.Flatten)]
-        self.params = [t for layer in self.layers for t in layer.get("params", ())]
-        self.optimizer = SGD(self.params, lr=hp["lr"], momentum=hp["momentum"],
+        params, buffers = stack_module_state(list(models))
+        self.params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+        self.buffers = {k: v.to(device) for k, v in buffers.items()}
+        with torch.device("meta"):  # the modules alone: the members' tensors replace theirs
+            self.network = build_mlp(hp, in_features, classes)
+        self.segments = _segments(self.network)
+        self.widest = max(m.out_features for m in models[0].modules() if isinstance(m, nn.Linear))
+        self.optimizer = SGD(list(self.params.values()), lr=hp["lr"], momentum=hp["momentum"],
                              weight_decay=hp["weight_decay"])
         self.steps_taken, self.graph = 0, None
-        self.use_graph = (device.type == "cuda" and hp["dropout"] == 0
+        random = any(draws_randomness(m) for m in self.network.modules())
+        self.use_graph = (device.type == "cuda" and not random
                           and os.environ.get("MLPSTUDY_CUDA_GRAPHS", "1") != "0")
 
     # -- forward -------------------------------------------------------------------------
     def forward(self, h: torch.Tensor, training: bool) -> torch.Tensor:
         """Logits (S, rows, classes) of h: (S, rows, features), or (rows, features) shared by all."""
-        if h.dim() == 2:
-            h = h.expand(self.members, *h.shape)
-        for layer in self.layers:
-            h = _apply(layer, h, training, self.generators)
+        self.network.train(training)
+        shared = h.dim() == 2
+        for segment in self.segments:
+            h = segment.run(h, shared, self)
+            shared = False
         return h
 
     def member_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Each member's loss summed over its rows: shape (S,)."""
+        """Each member's loss summed over its rows: shape (S,); y: (rows,) or (S, rows)."""
+        y = y.expand(self.members, -1)
         rows = self.loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
         return rows.view(self.members, -1).sum(dim=1)
 
@@ -91,8 +100,8 @@ class PackedMLP:
         # Each member's mean loss as a run alone computes it (same kernel, same rounding).
         losses = torch.stack([self.loss_fn(logits[i], targets[i]) for i in range(self.members)])
         objective = losses.sum()
-        if self.hp["l2"]:  # (l2/2)*||w||^2 of each member: see training.l2_penalty
-            objective = objective + 0.5 * self.hp["l2"] * sum(p.pow(2).sum() for p in self.params)
+        if self.hp["l2"]:
+            objective = objective + l2_penalty(self.params.values(), self.hp["l2"])
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         self.optimizer.step()
@@ -111,93 +120,71 @@ class PackedMLP:
             self.use_graph, self.graph = False, None
             self.log(f"CUDA graph capture failed, training eagerly: {exc}")
 
-    @torch.inference_mode()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
         """Each member's mean loss and accuracy over all of (x, y): lists of S floats."""
-        chunk = EVAL_CHUNK.get(x.device.type, EVAL_CHUNK["cuda"])  # rows, each member's logits
-        loss_sum = torch.zeros(self.members, device=x.device, dtype=torch.float64)
-        correct = torch.zeros(self.members, device=x.device, dtype=torch.int64)
-        for start in range(0, len(x), chunk):
-            logits = self.forward(x[start:start + chunk], training=False)
-            target = y[start:start + chunk].expand(self.members, -1)
-            loss_sum += self.member_losses(logits, target).double()
-            correct += (logits.argmax(dim=-1) == target).sum(dim=1)
-        return (loss_sum / len(x)).tolist(), (correct.double() / len(x)).tolist()
+        try:
+            return evaluate(lambda h: self.forward(h, training=False), self.member_losses, x, y,
+                            self.members, eval_chunk(x.device, self.widest))
+        finally:
+            self.network.train()
 
     def state_dict(self) -> dict:
-        return {"layers": [{k: v for k, v in layer.items() if isinstance(v, torch.Tensor)}
-                           for layer in self.layers],
+        return {"params": self.params, "buffers": self.buffers,
                 "optimizer": self.optimizer.state_dict(),
                 "dropout": [g.get_state() for g in self.generators]}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():
-            for layer, saved in zip(self.layers, state["layers"]):
+            for mine, saved in ((self.params, state["params"]), (self.buffers, state["buffers"])):
                 for key, value in saved.items():
-                    layer[key].copy_(value)
+                    mine[key].copy_(value)
         self.optimizer.load_state_dict(state["optimizer"])
         for generator, saved in zip(self.generators, state["dropout"]):
             generator.set_state(saved)
 
 
-def _stacked(tensors, device, transpose=False, requires_grad=True) -> torch.Tensor:
-    t = torch.stack([(x.detach().t() if transpose else x.detach()) for x in tensors]).to(device)
-    return t.requires_grad_(requires_grad)
+class _Segment:
+    """Consecutive layers of the network that run together for every member: under vmap
+    over the members' stacked tensors, or (a layer that draws random numbers) once per
+    member with that member's generator."""
+
+    def __init__(self, layers: list[tuple[int, nn.Module]]):
+        self.random = len(layers) == 1 and draws_randomness(layers[0][1])
+        self.module = nn.Sequential(*(m for _, m in layers))
+
+        def pack_name(local: str) -> str:  # "0.weight" here is "3.weight" of the network
+            k, rest = local.split(".", 1)
+            return f"{layers[int(k)][0]}.{rest}"
+        self.names = {kind: [(pack_name(local), local) for local, _ in
+                             getattr(self.module, f"named_{kind}")()]
+                      for kind in ("parameters", "buffers")}
+
+    def run(self, h: torch.Tensor, shared: bool, pack: PackedMLP) -> torch.Tensor:
+        if self.random:
+            layer, outputs = self.module[0], []
+            for s, generator in enumerate(pack.generators):
+                layer.generator = generator
+                outputs.append(layer(h if shared else h[s]))
+            return torch.stack(outputs)
+        params = {local: pack.params[name] for name, local in self.names["parameters"]}
+        buffers = {local: pack.buffers[name] for name, local in self.names["buffers"]}
+        if shared and not params and not buffers:  # the same for every member
+            out = self.module(h)
+            return out.expand(pack.members, *out.shape)
+
+        def member(p, b, x):
+            return functional_call(self.module, (p, b), (x,))
+        return vmap(member, in_dims=(0, 0, None if shared else 0))(params, buffers, h)
 
 
-def _stack_layer(modules: list[nn.Module], device) -> dict:
-    """One layer of every member as stacked tensors; weights as (S, in, out), vectors (S, 1, n)."""
-    first = modules[0]
-    if isinstance(first, (nn.Linear, Maxout)):
-        linears = [m.linear if isinstance(m, Maxout) else m for m in modules]
-        weight = _stacked([m.weight for m in linears], device, transpose=True)
-        bias = _stacked([m.bias.unsqueeze(0) for m in linears], device)
-        layer = {"kind": "linear", "weight": weight, "bias": bias, "params": (weight, bias)}
-        if isinstance(first, Maxout):
-            layer.update(kind="maxout", k=first.k)
-        return layer
-    if isinstance(first, nn.BatchNorm1d):
-        weight = _stacked([m.weight.unsqueeze(0) for m in modules], device)
-        bias = _stacked([m.bias.unsqueeze(0) for m in modules], device)
-        return {"kind": "batch_norm", "weight": weight, "bias": bias, "params": (weight, bias),
-                "running_mean": _stacked([m.running_mean.unsqueeze(0) for m in modules], device,
-                                         requires_grad=False),
-                "running_var": _stacked([m.running_var.unsqueeze(0) for m in modules], device,
-                                        requires_grad=False),
-                "eps": first.eps, "momentum": first.momentum}
-    if isinstance(first, SeededDropout):
-        return {"kind": "dropout", "p": first.p}
-    if isinstance(first, (nn.ReLU, nn.GELU)):
-        return {"kind": type(first).__name__.lower()}
-    raise TypeError(f"no batched form of {type(first).__name__}")
-
-
-def _apply(layer: dict, h: torch.Tensor, training: bool, generators) -> torch.Tensor:
-    kind = layer["kind"]
-    if kind in ("linear", "maxout"):
-        h = torch.baddbmm(layer["bias"], h, layer["weight"])
-        return h.view(*h.shape[:-1], -1, layer["k"]).amax(dim=-1) if kind == "maxout" else h
-    if kind == "relu":
-        return F.relu(h)
-    if kind == "gelu":
-        return F.gelu(h)
-    if kind == "dropout":
-        if not training:
-            return h
-        # Each member's mask from its own generator, as SeededDropout draws it alone.
-        noise = torch.stack([dropout_noise(h.shape[1:], layer["p"], h, g) for g in generators])
-        return h * noise
-    return _batch_norm(layer, h, training)
-
-
-def _batch_norm(layer: dict, h: torch.Tensor, training: bool) -> torch.Tensor:
-    """nn.BatchNorm1d per member: batch statistics over each member's own rows."""
-    if not training:
-        mean, var = layer["running_mean"], layer["running_var"]
-    else:
-        mean, var = h.mean(dim=1, keepdim=True), h.var(dim=1, unbiased=False, keepdim=True)
-        rows, momentum = h.shape[1], layer["momentum"]
-        with torch.no_grad():
-            layer["running_mean"].mul_(1 - momentum).add_(mean, alpha=momentum)
-            layer["running_var"].mul_(1 - momentum).add_(var * (rows / (rows - 1)), alpha=momentum)
-    return (h - mean) * torch.rsqrt(var + layer["eps"]) * layer["weight"] + layer["bias"]
+def _segments(network: nn.Sequential) -> list[_Segment]:
+    """The network's layers in runs that vmap takes whole, cut at each random layer."""
+    segments, run = [], []
+    for i, layer in enumerate(network):
+        if draws_randomness(layer):
+            segments += [_Segment(run)] if run else []
+            segments.append(_Segment([(i, layer)]))
+            run = []
+        else:
+            run.append((i, layer))
+    return segments + ([_Segment(run)] if run else [])

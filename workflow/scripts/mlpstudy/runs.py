@@ -7,6 +7,8 @@ from pathlib import Path
 from .files import atomic_path
 
 METRICS_HEADER = "step,epoch,split,metric,value"
+# A training job's output directory holds one directory per seed: seed{N}/metrics.csv, run.json.
+RUN_FILES = ("metrics.csv", "run.json")
 _SPLIT_ORDER = {"batch": 0, "train": 1, "test": 2}
 
 
@@ -20,6 +22,25 @@ def metrics_csv(rows) -> str:
     ordered = sorted(rows, key=lambda r: (r[0], _SPLIT_ORDER[r[2]], r[3]))
     lines = [METRICS_HEADER] + [f"{s},{e},{split},{m},{float(v)!r}" for s, e, split, m, v in ordered]
     return "\n".join(lines) + "\n"
+
+
+def run_paths(pack_dir: str | Path, seed: int) -> dict[str, Path]:
+    """{"metrics": ..., "run": ...}: where one seed's files are in its pack's directory."""
+    folder = Path(pack_dir) / f"seed{seed}"
+    return {"metrics": folder / RUN_FILES[0], "run": folder / RUN_FILES[1]}
+
+
+def seeds_in(pack_dir: str | Path) -> list[int]:
+    """The seeds a finished training job wrote, in order (its directory has nothing else)."""
+    return sorted(int(p.name[4:]) for p in Path(pack_dir).glob("seed*") if p.name[4:].isdigit())
+
+
+def runs_of_packs(pack_dirs: list, benchmarks: list | None = None) -> list[dict]:
+    """aggregate.load_runs' list for training jobs' directories (and their benchmarks, in the same
+    order): each seed's run.json and metrics.csv, with the benchmark of its job."""
+    benchmarks = benchmarks or [None] * len(pack_dirs)
+    return [{**run_paths(folder, seed), "benchmark": bench}
+            for folder, bench in zip(pack_dirs, benchmarks) for seed in seeds_in(folder)]
 
 
 def write_json_atomic(path: str | Path, obj: dict) -> None:

@@ -166,19 +166,36 @@ def _onednn_maxout(module: Maxout, rows: int) -> Callable:
 
 
 @torch.inference_mode()
-def evaluate(model, x, y, loss_fn, chunk: int | None = None) -> tuple[float, float]:
-    """Mean loss and accuracy over all of (x, y), in eval mode; restores train mode."""
-    model.eval()
-    widest = max((m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)),
-                 default=1)
-    chunk = chunk or eval_chunk(x.device, widest)
-    forward = inference_forward(model, x.device, chunk)
-    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
-    correct = torch.zeros((), device=x.device, dtype=torch.int64)
+def evaluate(forward: Callable, loss_sums: Callable, x: torch.Tensor, y: torch.Tensor,
+             members: int, chunk: int) -> tuple[list, list]:
+    """Each member's mean loss and accuracy over all of (x, y), in chunks of `chunk` rows.
+
+    forward(rows) gives the logits of every member, (members, rows, classes) (or (rows,
+    classes) for one); loss_sums(logits, targets) each member's loss summed over the rows.
+    The one evaluation of a seed alone and of a pack (mlpstudy.training, mlpstudy.packed).
+    """
+    loss_sum = torch.zeros(members, device=x.device, dtype=torch.float64)
+    correct = torch.zeros(members, device=x.device, dtype=torch.int64)
     for start in range(0, len(x), chunk):
         logits = forward(x[start:start + chunk])
         target = y[start:start + chunk]
-        loss_sum += loss_fn(logits, target, reduction="sum").double()
-        correct += (logits.argmax(dim=1) == target).sum()
-    model.train()
-    return loss_sum.item() / len(x), correct.item() / len(x)
+        loss_sum += loss_sums(logits, target).double()
+        correct += (logits.argmax(dim=-1) == target).sum(dim=-1)
+    return (loss_sum / len(x)).tolist(), (correct.double() / len(x)).tolist()
+
+
+def evaluate_module(model: torch.nn.Module, x, y, loss_fn, chunk: int | None = None,
+                    ) -> tuple[float, float]:
+    """Mean loss and accuracy of one model over all of (x, y), in eval mode through its fast
+    CPU forward (inference_forward); restores train mode."""
+    widest = max((m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)),
+                 default=1)
+    chunk = chunk or eval_chunk(x.device, widest)
+    model.eval()
+    try:
+        (loss,), (accuracy,) = evaluate(
+            inference_forward(model, x.device, chunk),
+            lambda logits, target: loss_fn(logits, target, reduction="sum"), x, y, 1, chunk)
+    finally:
+        model.train()
+    return loss, accuracy

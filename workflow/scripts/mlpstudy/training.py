@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from .data import save_atomic
-from .models import SeededDropout, build_mlp, count_parameters
-from .speed import SGD, SINGLE_THREAD_STEP_FLOP, evaluate
+from .models import count_parameters, seeded_mlp
+from .objective import criterion, l2_penalty
+from .packed import PackedMLP
+from .speed import SGD, SINGLE_THREAD_STEP_FLOP, evaluate_module
 
 
 class Diverged(RuntimeError):
@@ -38,34 +39,6 @@ class RunResult:
     model: torch.nn.Module | None = None  # the trained model (the XOR figure draws its boundary)
 
 
-def criterion(hp: dict, classes: int) -> Callable:
-    """loss(logits, y, reduction) for the configured loss.
-
-    kl_div compares log_softmax with one-hot targets relaxed towards uniform;
-    with smoothing 0 it equals cross-entropy (0*log 0 = 0), which a test checks.
-    """
-    if hp["loss"] == "cross_entropy":
-        return lambda logits, y, reduction="mean": F.cross_entropy(logits, y, reduction=reduction)
-    smoothing = hp["smoothing"]
-
-    def kl_div(logits, y, reduction="mean"):
-        # one_hot's values, built without its range check (a host sync a CUDA graph cannot take)
-        one_hot = torch.zeros_like(logits).scatter_(1, y.unsqueeze(1), 1.0)
-        target = one_hot * (1 - smoothing) + smoothing / classes
-        if reduction == "none":  # one loss per row (a pack sums each member's rows itself)
-            return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="none").sum(dim=1)
-        total = F.kl_div(F.log_softmax(logits, dim=1), target, reduction="sum")
-        return total / len(y) if reduction == "mean" else total
-
-    return kl_div
-
-
-def l2_penalty(model: torch.nn.Module, l2: float) -> torch.Tensor:
-    # (l2/2)*sum(w^2) has gradient l2*w: exactly what SGD's weight_decay=l2 adds
-    # to every gradient, so the `l2` and `weight_decay` ablations take the same steps.
-    return 0.5 * l2 * sum(p.pow(2).sum() for p in model.parameters())
-
-
 def to_device(data: dict, device: torch.device) -> dict:
     """Inputs scaled to [0, 1] as float32 on the device, labels as int64."""
     out = {}
@@ -76,21 +49,6 @@ def to_device(data: dict, device: torch.device) -> dict:
     return out
 
 
-def dropout_generator(device: torch.device) -> torch.Generator:
-    """The run's own dropout generator; call it right after building the run's model.
-
-    On a CPU it continues the global stream where the weight initialisation left it
-    (the masks torch's own dropout would draw); on a GPU it is the device's stream
-    of the run's seed (the weights are drawn on the CPU, so the two never overlap).
-    """
-    generator = torch.Generator(device)
-    if device.type == "cpu":
-        generator.set_state(torch.get_rng_state())
-    else:
-        generator.manual_seed(torch.initial_seed())
-    return generator
-
-
 class SingleModel:
     """One seed's model, optimizer and dropout generator: the pack-of-one that the loop drives.
 
@@ -99,12 +57,8 @@ class SingleModel:
     """
 
     def __init__(self, hp: dict, in_features: int, classes: int, seed: int, device: torch.device):
-        torch.manual_seed(seed)
-        self.module = build_mlp(hp, in_features, classes).to(device)
-        self.generator = dropout_generator(device)
-        for layer in self.module.modules():
-            if isinstance(layer, SeededDropout):
-                layer.generator = self.generator
+        module, self.generator = seeded_mlp(hp, in_features, classes, seed, device)
+        self.module = module.to(device)
         self.hp, self.loss_fn = hp, criterion(hp, classes)
         self.optimizer = SGD(self.module.parameters(), lr=hp["lr"], momentum=hp["momentum"],
                              weight_decay=hp["weight_decay"])
@@ -118,7 +72,8 @@ class SingleModel:
         torch.set_num_threads(self.step_threads)  # ~0.1 us: cheap enough for every step
         idx = idx[0]
         loss = self.loss_fn(self.module(x[idx]), y[idx])
-        objective = loss + l2_penalty(self.module, self.hp["l2"]) if self.hp["l2"] else loss
+        objective = (loss + l2_penalty(self.module.parameters(), self.hp["l2"]) if self.hp["l2"]
+                     else loss)
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         self.optimizer.step()
@@ -126,7 +81,7 @@ class SingleModel:
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
         torch.set_num_threads(self.eval_threads)
-        loss, accuracy = evaluate(self.module, x, y, self.loss_fn)
+        loss, accuracy = evaluate_module(self.module, x, y, self.loss_fn)
         return [loss], [accuracy]
 
     def state_dict(self) -> dict:
@@ -154,28 +109,81 @@ def train(hp: dict, data: dict, seed: int, device: torch.device, *,
 def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
                on_divergence: str = "record", checkpoints: dict | None = None,
                batched: bool | None = None, log: Callable[[str], None] = print,
-               should_stop: Callable[[], bool] | None = None) -> list[RunResult]:
+               should_stop: Callable[[], bool] | None = None,
+               curves: Callable[[int], object] | None = None) -> list[RunResult]:
     """Train each of `seeds` with hyper-parameters `hp`; one RunResult per seed, in order.
 
     Batched (the default on a GPU): all seeds as one stacked model (mlpstudy.packed),
     checkpointed together under checkpoints["pack"]. Otherwise (the default on a CPU,
     where batched matmuls measured no faster) one seed after another in this process,
     each exactly the run it is alone, checkpointed under checkpoints[seed].
+    The log gets a progress line at every tenth of the pack's steps; `curves(seed)`, if
+    given, is where a seed's rows go as they are recorded (mlpstudy.live).
     """
     checkpoints = checkpoints or {}
     tensors = to_device(data, device)
     in_features, classes = tensors["train_x"].shape[1], data["classes"]
+    steps = planned_steps(hp, len(tensors["train_x"]))
+    options = dict(on_divergence=on_divergence, log=log, should_stop=should_stop, curves=curves)
     if device.type == "cuda" if batched is None else batched:
-        from .packed import PackedMLP
         model = PackedMLP(hp, in_features, classes, seeds, device, log=log)
-        return fit(model, hp, tensors, seeds, on_divergence=on_divergence,
-                   checkpoint=checkpoints.get("pack"), log=log, should_stop=should_stop)
+        progress = Progress(seeds, steps, "batched", log)
+        return fit(model, hp, tensors, seeds, checkpoint=checkpoints.get("pack"),
+                   progress=progress, **options)
     results = []
+    progress = Progress(seeds, steps * len(seeds), "one after another", log)
     for seed in seeds:
         model = SingleModel(hp, in_features, classes, seed, device)
-        results += fit(model, hp, tensors, [seed], on_divergence=on_divergence,
-                       checkpoint=checkpoints.get(seed), log=log, should_stop=should_stop)
+        results += fit(model, hp, tensors, [seed], checkpoint=checkpoints.get(seed),
+                       progress=progress, **options)
     return results
+
+
+def planned_steps(hp: dict, rows: int) -> int:
+    """Training steps of one run over `rows` training rows: every epoch, or max_steps."""
+    steps = hp["epochs"] * math.ceil(rows / hp["batch_size"])
+    return min(steps, hp["max_steps"]) if hp["max_steps"] else steps
+
+
+class Progress:
+    """A pack's progress as a line in its job's log at every tenth of its training steps:
+    its seeds, step/total, steps per second, elapsed time and the time left at that rate.
+    Steps a resumed job had done before, or that a diverged run will not take, count as
+    done but not towards the rate."""
+
+    def __init__(self, seeds: list[int], total: int, how: str, log: Callable[[str], None]):
+        self.seeds, self.total, self.how, self.log = list(seeds), max(total, 1), how, log
+        self.done = self.skipped = 0
+        self.tenths = 0  # tenths of the total reported so far
+        self.started = time.perf_counter()
+
+    def advance(self) -> None:
+        self.done += 1
+        if 10 * self.done >= (self.tenths + 1) * self.total:
+            self.report()
+
+    def skip(self, steps: int) -> None:
+        self.done, self.skipped = self.done + steps, self.skipped + steps
+        if self.done >= self.total and self.tenths < 10:
+            self.report()
+        self.tenths = max(self.tenths, 10 * self.done // self.total)
+
+    def report(self) -> None:
+        self.tenths = 10 * self.done // self.total
+        elapsed = time.perf_counter() - self.started
+        rate = (self.done - self.skipped) / elapsed if elapsed > 0 else 0.0
+        left = (f"about {_duration((self.total - self.done) / rate)} left" if rate
+                else "time left unknown")
+        self.log(f"progress: seeds {', '.join(map(str, self.seeds))} ({len(self.seeds)}, "
+                 f"{self.how}): step {self.done}/{self.total} "
+                 f"({100 * self.done / self.total:.0f}%), {rate:.1f} steps/s, "
+                 f"{_duration(elapsed)} elapsed, {left}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 6000 else f"{seconds / 3600:.1f} h"
 
 
 def _load_checkpoint(checkpoint, hp: dict, seeds: list, device, log) -> dict | None:
@@ -192,22 +200,27 @@ def _load_checkpoint(checkpoint, hp: dict, seeds: list, device, log) -> dict | N
 
 def fit(model, hp: dict, tensors: dict, seeds: list[int], *, on_divergence: str = "record",
         checkpoint: str | Path | None = None, log: Callable[[str], None] = print,
-        should_stop: Callable[[], bool] | None = None) -> list[RunResult]:
+        should_stop: Callable[[], bool] | None = None, progress: Progress | None = None,
+        curves: Callable[[int], object] | None = None) -> list[RunResult]:
     """The training loop over the members of `model` (a SingleModel or a PackedMLP), one per seed.
 
     Each member has its own batch order (a CPU generator of its seed) and its own record.
     A member whose loss turns NaN/inf stops being recorded at that step; the others go on.
     With a `checkpoint` path the loop saves its whole state every hp["checkpoint_every"]
     steps and resumes from it; when `should_stop()` turns true (SIGTERM) it saves the
-    current step and raises Interrupted.
+    current step and raises Interrupted. `progress` counts the steps; `curves(seed)` gets
+    each member's rows as they are recorded (see train_pack).
     """
     threads = torch.get_num_threads()  # a SingleModel switches them; the caller gets them back
+    loop = None
     try:
-        loop = _Loop(model, hp, tensors, seeds, checkpoint, log)
+        loop = _Loop(model, hp, tensors, seeds, checkpoint, log, progress, curves)
         loop.run(should_stop or (lambda: False))
         return _finish(loop.results, hp, seeds, on_divergence, loop.say)
     finally:
         torch.set_num_threads(threads)
+        if loop is not None:
+            loop.close_curves()
 
 
 class Interrupted(RuntimeError):
@@ -217,14 +230,14 @@ class Interrupted(RuntimeError):
 class _Loop:
     """One training loop's position (epoch, step, batch order) and each member's record."""
 
-    def __init__(self, model, hp: dict, tensors: dict, seeds: list[int], checkpoint, log):
+    def __init__(self, model, hp: dict, tensors: dict, seeds: list[int], checkpoint, log,
+                 progress: Progress | None = None, curves=None):
         self.model, self.hp, self.tensors, self.seeds = model, hp, tensors, list(seeds)
         self.checkpoint, self.log = checkpoint, log
+        self.progress = progress or Progress(seeds, 0, "", lambda _: None)
         self.n = len(tensors["train_x"])
         self.steps_per_epoch = math.ceil(self.n / hp["batch_size"])
-        self.total_steps = hp["epochs"] * self.steps_per_epoch
-        if hp["max_steps"]:
-            self.total_steps = min(self.total_steps, hp["max_steps"])
+        self.total_steps = planned_steps(hp, self.n)
         self.results = [RunResult(param_count=model.param_count) for _ in seeds]
         # CPU generators: the same batch order on any device.
         self.shuffles = [torch.Generator().manual_seed(seed) for seed in seeds]
@@ -235,6 +248,22 @@ class _Loop:
         self.resumed = _load_checkpoint(checkpoint, hp, seeds, tensors["train_x"].device, log)
         if self.resumed is not None:
             self._resume(self.resumed)
+        self.progress.skip(self.step)
+        self.curves = [curves(seed) if curves else None for seed in seeds]
+        for member_curves, result in zip(self.curves, self.results):
+            if member_curves is not None:
+                member_curves.restart(result.rows)
+
+    def record(self, i: int, rows: list) -> None:
+        """Member i's new rows: into its result, and to its live curves."""
+        self.results[i].rows += rows
+        if self.curves[i] is not None:
+            self.curves[i].add(rows)
+
+    def close_curves(self) -> None:
+        for member_curves in self.curves:
+            if member_curves is not None:
+                member_curves.close()
 
     def _resume(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -263,6 +292,7 @@ class _Loop:
                      f"{time.perf_counter() - started:.1f} s")
         for i in self.active:
             self.results[i].steps = self.step
+        self.progress.skip(self.total_steps - self.step)  # where every member diverged early
         if self.checkpoint and (self.resumed is None or self.step > self.resumed["step"]):
             # Finished: a job that dies before writing its outputs (e.g. in a pack's next
             # seed) gets this run back from its checkpoint instead of training it again.
@@ -284,6 +314,7 @@ class _Loop:
             self.batch_losses[self.pending] = self.model.train_step(x, y, batch)
             self.pending += 1
             self.step += 1
+            self.progress.advance()
             if self.step % hp["eval_every"] == 0 or self.step == self.total_steps:
                 self.flush()
                 self.record_eval()
@@ -318,10 +349,10 @@ class _Loop:
                   for split in ("train", "test")}
         for i in self.active:
             (tr_loss, tr_acc), (te_loss, te_acc) = [(v[0][i], v[1][i]) for v in values.values()]
-            self.results[i].rows += [(step, epoch, "train", "loss", tr_loss),
-                                     (step, epoch, "train", "accuracy", tr_acc),
-                                     (step, epoch, "test", "loss", te_loss),
-                                     (step, epoch, "test", "accuracy", te_acc)]
+            self.record(i, [(step, epoch, "train", "loss", tr_loss),
+                            (step, epoch, "train", "accuracy", tr_acc),
+                            (step, epoch, "test", "loss", te_loss),
+                            (step, epoch, "test", "accuracy", te_acc)])
             self.say[i](f"step {step}/{self.total_steps} epoch {epoch:.2f}  train loss "
                         f"{tr_loss:.4f} acc {tr_acc:.4f}  test loss {te_loss:.4f} acc {te_acc:.4f}")
             if not (math.isfinite(tr_loss) and math.isfinite(te_loss)):
@@ -337,14 +368,15 @@ class _Loop:
         values = self.batch_losses[:self.pending].tolist()  # the only host sync between evaluations
         first_step = self.step - self.pending + 1
         for i in self.active:
-            result = self.results[i]
+            result, rows = self.results[i], []
             for k, row in enumerate(values):
                 if result.diverged_at_step is not None:
                     break
                 s = first_step + k
-                result.rows.append((s, round(s / self.steps_per_epoch, 4), "batch", "loss", row[i]))
+                rows.append((s, round(s / self.steps_per_epoch, 4), "batch", "loss", row[i]))
                 if not math.isfinite(row[i]):
                     result.diverged_at_step = s
+            self.record(i, rows)
         self.pending = 0
 
     def stop_diverged(self) -> None:

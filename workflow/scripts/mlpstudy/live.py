@@ -1,0 +1,72 @@
+"""Live curves while a study runs: each run's metrics as TensorBoard event files.
+
+`tensorboard --logdir results/tensorboard` shows every run as it trains, one run
+directory per dataset/ablation/seed, with the scalars and steps of its metrics.csv
+(tags `batch/loss`, `train/loss`, `train/accuracy`, `test/loss`, `test/accuracy`;
+TensorBoard keeps them as 32-bit floats). The training loop hands rows over as it
+records them (at each evaluation, every eval_every steps).
+
+A run that starts, or resumes from a checkpoint, starts its event files afresh and
+first writes the rows it resumed with: whatever an earlier attempt flushed (or did not)
+before it was killed, the curve then has every step once. Its first event also tells a
+TensorBoard that is already watching to drop what it showed of the earlier attempt.
+The event files are a side channel, like the checkpoints: no rule declares them.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+# Where a study's event files go (relative to the working directory, like results/).
+TENSORBOARD_ROOT = "results/tensorboard"
+# Rows are (step, epoch, split, metric, value), as in metrics.csv.
+TAG = "{split}/{metric}"
+
+
+class TensorBoardCurves:
+    """One run's event files under `directory` (made anew by `restart`)."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self.writer = None
+
+    def restart(self, rows) -> None:
+        """Start the run's curves over, holding `rows` (those a resumed run already has)."""
+        # Imported here: a study with TensorBoard turned off never loads it (~0.3 s).
+        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        # A queue long enough that adding rows never waits for the writer's thread.
+        self.writer = EventFileWriter(str(self.directory), max_queue_size=4096, flush_secs=10)
+        # START at step 0: a TensorBoard already reading this run drops the steps it has.
+        self.writer.add_event(Event(wall_time=time.time(), step=0,
+                                    session_log=SessionLog(status=SessionLog.START)))
+        self.add(rows)
+
+    def add(self, rows) -> None:
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        now = time.time()
+        for step, _, split, metric, value in rows:
+            value = Summary.Value(tag=TAG.format(split=split, metric=metric),
+                                  simple_value=float(value))
+            self.writer.add_event(Event(wall_time=now, step=int(step),
+                                        summary=Summary(value=[value])))
+
+    def flush(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def tensorboard_dir(root: str | Path, dataset: str, ablation: str, seed: int) -> Path:
+    """A run's directory of event files: one TensorBoard run per dataset/ablation/seed."""
+    return Path(root) / dataset / ablation / f"seed{seed}"
