@@ -24,6 +24,7 @@ localrules:
     aggregate,
     combine,
     claims,
+    claims_forest,
     figures,
     xor_boundary,
     summary,

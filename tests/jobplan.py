@@ -12,7 +12,7 @@ import re
 
 from conftest import run_snakemake
 
-_JOB_START = re.compile(r"^(?:local)?rule (\w+):$")
+_JOB_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 
 
 def parse_jobs(dry_run_output: str) -> set[tuple]:

@@ -81,6 +81,11 @@ STUDY_WIDE = {("combine", None, None, None), ("claims", None, None, None),
               ("summary", None, None, None)}
 
 
+def forests(*datasets):
+    """Each dataset's forest plot of the claims: redrawn whenever claims.csv changes."""
+    return {("claims_forest", d, None, None) for d in datasets}
+
+
 def test_every_ablation_ran_on_both_datasets_and_the_report_shows_both(done):
     final = pd.read_csv(done / "results/final.csv")
     assert set(zip(final["dataset"], final["ablation"])) == {
@@ -91,13 +96,13 @@ def test_every_ablation_ran_on_both_datasets_and_the_report_shows_both(done):
     assert list(claims["dataset"]) == ["tiny", "tiny2", "tiny", "tiny2"]
     assert set(claims["verdict"]) <= {"supported", "inconclusive", "contradicted"}
     for dataset in ("tiny", "tiny2"):
-        for name in ("curves_main", "final_accuracy", "sweep_lr"):
+        for name in ("claims_forest", "curves_main", "final_accuracy", "sweep_lr"):
             for ext in ("png", "svg"):
                 assert (done / f"results/figures/{dataset}/{name}.{ext}").stat().st_size > 1000
     html = (done / "results/summary.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 * 3
+    assert html.count("data:image/png;base64,") == 2 * 4
     assert "Figures: tiny2" in html and "Sweep lr (tiny2)" in html
-    assert "tiny2: verdict, measured, 95% CI" in html
+    assert "tiny2: verdict, measured, interval, seeds" in html
 
 
 def test_nothing_to_do_after_the_study(done):
@@ -106,12 +111,12 @@ def test_nothing_to_do_after_the_study(done):
 
 def test_adding_a_dataset_plans_exactly_its_jobs(done):
     edit_config(done, lambda c: c["datasets"].append("tiny3"))
-    assert planned(done) == dataset_jobs("tiny3") | STUDY_WIDE
+    assert planned(done) == dataset_jobs("tiny3") | STUDY_WIDE | forests("tiny", "tiny2", "tiny3")
 
 
 def test_removing_a_dataset_reruns_no_other_datasets_jobs(done):
     edit_config(done, lambda c: c.update(datasets=["tiny"]))
-    assert planned(done) == STUDY_WIDE
+    assert planned(done) == STUDY_WIDE | forests("tiny")
 
 
 def test_adding_a_sweep_value_runs_only_the_new_ablation_on_each_dataset(done):
@@ -120,4 +125,4 @@ def test_adding_a_sweep_value_runs_only_the_new_ablation_on_each_dataset(done):
     assert {j for j in jobs if j[0] == "train"} == {
         ("train", d, "base_lr0p2", PACK) for d in ("tiny", "tiny2")}
     assert {j[0] for j in jobs} == {"train", "aggregate", "figures", "combine", "claims",
-                                    "summary"}
+                                    "claims_forest", "summary"}

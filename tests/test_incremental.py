@@ -34,7 +34,7 @@ STUDY_OPTIONS = {
 }
 ALL_TRAIN = {(a, s) for a in ABLATIONS for s in SEEDS}
 # Every report rule downstream of the runs (no xor ablation, so no xor_boundary job).
-REPORT = {"aggregate", "combine", "claims", "figures", "summary"}
+REPORT = {"aggregate", "combine", "claims", "claims_forest", "figures", "summary"}
 EDITABLE = ("config/config.yaml", "workflow/schemas/config.schema.yaml",
             "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py",
             "environment.yml")
@@ -119,9 +119,9 @@ def test_editing_a_figure_group_reruns_only_figures_and_summary(done):
     assert rules(planned(done)) == {"figures", "summary"}
 
 
-def test_editing_a_claim_reruns_only_the_claims_check_and_summary(done):
+def test_editing_a_claim_reruns_only_the_claims_check_its_figure_and_summary(done):
     edit_config(done, lambda c: c["claims"][0].update(tolerance=50))
-    assert rules(planned(done)) == {"claims", "summary"}
+    assert rules(planned(done)) == {"claims", "claims_forest", "summary"}
 
 
 def test_editing_a_description_reruns_no_training(done):
@@ -140,7 +140,7 @@ def test_editing_training_code_reruns_every_training_job(done):
 
 def test_editing_plotting_code_reruns_only_figures_and_summary(done):
     append_comment(done / "workflow/scripts/mlpstudy/figures.py")
-    assert rules(planned(done)) == {"figures", "summary"}
+    assert rules(planned(done)) == {"figures", "claims_forest", "summary"}
 
 
 def test_changing_a_protocol_value_all_ablations_inherit_reruns_every_training_job(done):

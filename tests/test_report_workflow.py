@@ -61,8 +61,8 @@ def test_report_end_to_end(workdir):
     assert verdicts["GELU gives no clear gain"] in ("supported", "inconclusive", "contradicted")
 
     figures = results / "figures"
-    names = ["tiny/curves_activation", "tiny/curves_width", "tiny/final_accuracy",
-             "xor_boundary_xor"]
+    names = ["tiny/claims_forest", "tiny/curves_activation", "tiny/curves_width",
+             "tiny/final_accuracy", "xor_boundary_xor"]
     for name in names:
         for ext in ("png", "svg"):
             assert (figures / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"

@@ -157,6 +157,22 @@ def test_set_resources_of_rule_train_reach_every_packs_sbatch(workdir):
     assert (workdir / seed_file("tiny", "base", "seeds2", 2, "run.json")).is_file()
 
 
+def test_an_adaptive_study_runs_its_rounds_through_the_profile_unchanged(workdir):
+    """Adaptive seeds on the cluster: the looks (checkpoints) run on the submit host, each
+    round's training jobs as SLURM jobs, and the study ends with nothing left to do."""
+    claim = {"text": "gelu and base reach the same test loss", "ablation": "gelu",
+             "reference": "base", "metric": "test_loss", "expect": "about", "tolerance": 0.01}
+    tiny_config(workdir, ablations={"base": {}, "gelu": {"activation": "gelu"}}, seeds=(0, 1),
+                claims=[claim], adaptive_seeds={"max": 3, "step": 1}, device="cpu")
+    use_test_account(workdir)
+    out = run_snakemake(workdir, *TEST_OPTIONS, timeout=480).stdout
+    trained = submitted_jobs(out).get("train", [])
+    assert len(trained) == 4, out[-3000:]  # two ablations, a round of 2 seeds and one of 1
+    assert "plan_round" not in submitted_jobs(out)  # a look runs on the submit host
+    assert (workdir / seed_file("tiny", "gelu", "seeds2", 2, "run.json")).is_file()
+    assert planned_jobs(workdir) == {}
+
+
 def _node_cpus() -> int:
     return int(_run("sinfo", "-h", "-o", "%c").stdout.split()[0])
 

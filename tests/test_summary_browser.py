@@ -8,8 +8,8 @@ import pytest
 from chromium import Browser, find_chromium
 from mlpstudy.aggregate import load_runs, ablation_stats
 from mlpstudy.claims import check_claims
-from mlpstudy.figures import final_accuracy_figure, group_figure, save
-from mlpstudy.stats import VERDICT_RULES
+from mlpstudy.figures import claims_forest_figure, final_accuracy_figure, group_figure, save
+from mlpstudy.stats import FIXED_TESTING, VERDICT_RULES
 from mlpstudy.summary import render
 from synthetic_runs import write_study
 
@@ -76,7 +76,10 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
         save(group_figure(m, f, "activation", ["base", "maxout"], dataset),
              out / "curves.png", out / "curves.svg")
         save(final_accuracy_figure(ablation_stats(f, descriptions), f), out / "final.png")
-        figures += [(dataset, "Curves <activation>", HOSTILE, out / "curves.png"),
+        save(claims_forest_figure(claims[claims["dataset"] == dataset].fillna({"reference": ""}),
+                                  dataset), out / "forest.png")
+        figures += [(dataset, "The claims at a glance", "forest", out / "forest.png"),
+                    (dataset, "Curves <activation>", HOSTILE, out / "curves.png"),
                     (dataset, "Final accuracy", "caption", out / "final.png")]
     ablations = pd.DataFrame([{"ablation": a, "dataset": ", ".join(DATASETS), "description": d,
                                "changes": "none"} for a, d in descriptions.items()])
@@ -87,7 +90,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
         "figures": figures,
         "provenance": {"git commit": "not a git checkout"},
         "checksums": pd.DataFrame([{"dataset": d, "sha256": "ab" * 32} for d in DATASETS]),
-        "verdict_rules": VERDICT_RULES})
+        "verdict_rules": VERDICT_RULES, "testing": FIXED_TESTING})
     out = tmp_path / "summary.html"
     out.write_text(html, encoding="utf-8")
     return out, 4
@@ -106,7 +109,7 @@ def test_summary_in_headless_chromium(tmp_path):
     html, n_claims = build_summary(tmp_path)
     result, problems, requests = check_page(html)
     assert problems == []
-    assert len(result["images"]) == 4
+    assert len(result["images"]) == 6
     assert all(img["decoded"] and img["width"] > 0 for img in result["images"]), result["images"]
     # One row per claim, its verdict on each dataset side by side; details per dataset below.
     assert result["claimRows"] == n_claims and result["detailRows"] == 2 * n_claims
@@ -122,3 +125,7 @@ def test_summary_in_headless_chromium(tmp_path):
                     "Per job: runtime and memory", "Provenance"):
         assert section in result["headings"]
     assert "no data" in result["text"] and "contradicted" in result["text"]
+    # How the claims were tested together, and with how many seeds each verdict was reached.
+    assert "Testing the claims together. Fixed seeds: each claim is tested on its own" in result["text"]
+    assert "none: each claim on its own at 95% (fixed seeds)" in result["text"]
+    assert "3 seeds" in result["text"]

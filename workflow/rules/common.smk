@@ -18,7 +18,7 @@ from mlpstudy.code_inputs import package_modules
 from mlpstudy.datasets import data_options
 from mlpstudy.devices import gpu_request
 from mlpstudy.locks import clear_stale_lock
-from mlpstudy.stats import VERDICT_RULES
+from mlpstudy.stats import ADAPTIVE_TESTING, FIXED_TESTING, VERDICT_RULES
 
 try:
     STUDY = study_config.validate(config)
@@ -52,6 +52,8 @@ ROUND_PACKS = study_config.round_packs(STUDY)
 PACKS = {label: seeds for packs in ROUND_PACKS for label, seeds in packs.items()}
 # Each claim with the datasets it is checked on (those where its ablations run).
 CLAIMS = [{**c, "datasets": study_config.claim_datasets(STUDY, c)} for c in STUDY["claims"]]
+# How a dataset's claims are tested together, in words (summary page, claims caption).
+TESTING = ADAPTIVE_TESTING if STUDY["adaptive_seeds"] else FIXED_TESTING
 # Datasets whose claims may ask for more rounds (not those ablations name themselves, xor).
 ROUNDED = STUDY["datasets"] if len(ROUNDS) > 1 else []
 
@@ -244,9 +246,11 @@ def figure_svg(stem):
     return f"{FIGURES}/{{dataset}}/{stem}.svg"
 
 
-# Each study dataset's figures as (file stem, caption, title), by the figures rule's outputs,
-# in the order the summary page shows them: the rule's outputs and the page read this one list.
+# Each study dataset's figures as (file stem, caption, title), by the rule output that makes
+# them (claims_forest; the figures rule's groups, final, sweeps), in the order the summary
+# page shows them: the rules' outputs and the page read this one list.
 DATASET_FIGURES = {
+    "forest": [("claims_forest", "claims_forest", "The claims at a glance")],
     "groups": [(f"curves_{g}", "curves", f"Training curves: {g}") for g in STUDY["figure_groups"]],
     "final": [("final_accuracy", "final_accuracy", "Final and stable test accuracy per ablation")],
     "sweeps": [(f"sweep_{s}", "sweep", f"Sweep {s}") for s in STUDY["sweeps"]],

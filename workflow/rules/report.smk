@@ -69,6 +69,7 @@ rule claims:
         rounds=ROUNDS if STUDY["adaptive_seeds"] else None,
         # For the caption of claims.csv in Snakemake's report (claims.rst).
         verdict_rules=VERDICT_RULES,
+        testing=TESTING,
     script:
         "../scripts/claims.py"
 
@@ -95,6 +96,21 @@ rule figures:
         sweeps=sweep_params(),
     script:
         "../scripts/figures.py"
+
+
+rule claims_forest:
+    input:
+        claims=rules.claims.output.claims,
+        code=code_of("claims_forest.py"),
+    output:
+        png=figure_report(*DATASET_FIGURES["forest"][0][:2]),
+        svg=figure_svg(DATASET_FIGURES["forest"][0][0]),
+    log:
+        "results/logs/report/claims_forest_{dataset}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/claims_forest.py"
 
 
 rule xor_boundary:
@@ -137,7 +153,9 @@ rule summary:
     params:
         figures=FIGURE_LIST,
         datasets=run_datasets(),
-        seeds=STUDY["seeds"],
+        seeds=ROUNDS[0],
+        adaptive=STUDY["adaptive_seeds"],
+        testing=TESTING,
         config_hash=study_config.config_hash(STUDY),
         protocol=STUDY["protocol"],
         ablations=ablation_rows(),

@@ -4,7 +4,8 @@ Inputs:  input.final, input.ablation_stats, input.claims -- the tables; input.fi
          to embed; input.code -- modules used.
 Outputs: output.html -- results/summary.html (one file, images embedded, no scripts).
 Params:  figures -- (dataset, title, caption, png) list; datasets -- every dataset with runs;
-         seeds; config_hash; protocol;
+         seeds (the first round's); adaptive (adaptive_seeds, or null); testing (how the claims
+         were tested together, in words); config_hash; protocol;
          ablations -- rows of (ablation, dataset, description, changes).
 """
 import sys
@@ -33,6 +34,8 @@ html = render({
     "title": "MLP ablation study: summary",
     "datasets": list(sm.params.datasets),
     "seeds": list(sm.params.seeds), "config_hash": sm.params.config_hash,
+    "adaptive": dict(sm.params.adaptive) if sm.params.adaptive else None,
+    "testing": sm.params.testing,
     "protocol": dict(sm.params.protocol),
     "ablations": pd.DataFrame([dict(r) for r in sm.params.ablations]),
     "claims": claims, "ablation_stats": stats, "final": final,

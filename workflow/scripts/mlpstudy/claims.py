@@ -37,8 +37,8 @@ CENSORED = ("steps_to_accuracy", "steps_to_stable")  # "never" is a value: +inf
 STABLE_LAST_K = 10
 UNITS = {**{m: spec[2] for m, spec in METRICS.items()}, **CURVE_METRICS,
          "diverged_fraction": "fraction of seeds"}
-COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected", "verdict",
-           "difference", "ci_low", "ci_high", "ablation_mean", "reference_mean",
+COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected",
+           "band_low", "band_high", "verdict", "difference", "ci_low", "ci_high", "ablation_mean", "reference_mean",
            "n_ablation", "n_reference", "method", "note",
            # how the verdict was tested (mlpstudy.sequential with adaptive seeds)
            "looks", "look_levels", "ci_level", "p_value", "family"]
@@ -277,7 +277,7 @@ def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
             "claim": claim["text"], "ablation": claim["ablation"],
             "reference": claim.get("reference") or "", "metric": claim["metric"],
             "unit": UNITS[claim["metric"]], "expected": expected_text(claim, dataset),
-            "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+            "band_low": band(claim).low, "band_high": band(claim).high, "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
             "ablation_mean": math.nan, "reference_mean": math.nan,
             "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
 

@@ -8,6 +8,9 @@
   accuracy (mean of the last evaluations) with its interval.
 - sweep_figure: stable test accuracy against a sweep's value, a line per starting
   ablation, 95% t intervals, every seed as a dot, diverged seeds counted and marked.
+- claims_forest_figure: each claim of one dataset at a glance: its measured difference with
+  the interval its verdict rests on, against the band the claim allows, coloured by
+  verdict, with the seeds and looks it used; a panel per unit.
 - xor_boundary_figure: the decision boundary of trained XOR models with their
   training points.
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import matplotlib.transforms  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -297,6 +301,97 @@ def _mark_diverged(ax, runs: pd.DataFrame, x: float) -> bool:
         ax.text(x, 0.075, f"{diverged}/{len(runs)}", color=DIVERGED, ha="center",
                 fontsize=9, transform=bottom)
     return bool(diverged)
+
+
+VERDICT_COLORS = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#e6a100",
+                  "no data": "0.55"}
+BAND_COLOR = "#9ecae1"
+
+
+def claims_forest_figure(claims: pd.DataFrame, dataset: str) -> plt.Figure:
+    """One dataset's rows of claims.csv: a row per claim, a panel per unit (percentage
+    points, steps, fractions of seeds, parameters on a symmetric log axis)."""
+    if claims.empty:
+        fig, ax = plt.subplots(figsize=(8, 1.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No claims are checked on {dataset} (config: claims).", ha="center",
+                va="center", fontsize=12)
+        return fig
+    units = list(dict.fromkeys(claims["unit"]))
+    sizes = [int((claims["unit"] == u).sum()) for u in units]
+    fig, axes = plt.subplots(len(units), 1, squeeze=False,
+                             figsize=(12, 1.3 + 0.42 * sum(sizes) + 0.8 * len(units)),
+                             gridspec_kw={"height_ratios": [max(n, 1.2) for n in sizes]})
+    for ax, unit in zip(axes[:, 0], units):
+        _forest_panel(ax, claims[claims["unit"] == unit].reset_index(drop=True), unit)
+    handles = [matplotlib.patches.Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()]
+    handles.append(matplotlib.patches.Patch(color=BAND_COLOR, alpha=0.5, label="the claim allows"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(f"Claims on {dataset}: measured difference and the interval its verdict "
+                 "rests on, against the band the claim allows", fontsize=12)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    return fig
+
+
+def _forest_panel(ax, rows: pd.DataFrame, unit: str) -> None:
+    y = np.arange(len(rows))[::-1]  # the first claim on top
+    ends = pd.concat([rows[c] for c in ("difference", "ci_low", "ci_high", "band_low",
+                                         "band_high")]).replace([np.inf, -np.inf], np.nan)
+    low, high = float(np.nanmin(ends)), float(np.nanmax(ends))
+    # A margin around it all; where everything is one value, a span of the unit's own scale.
+    pad = 0.08 * (high - low) or {"steps": 20.0, "pp": 1.0}.get(unit, 0.1 * max(abs(high), 1.0))
+    low, high = low - pad, high + pad
+    if unit == "parameters":  # a log axis: margins as factors
+        low, high = min(low, -1.5 * abs(low)), max(high, 1.5 * abs(high))
+    for yi, (_, row) in zip(y, rows.iterrows()):
+        _forest_row(ax, row, yi, low, high)
+    ax.set_yticks(y)
+    ax.set_yticklabels([_wrap(t, 48) for t in rows["claim"]], fontsize=9)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    if unit == "parameters":
+        ax.set_xscale("symlog", linthresh=1e4, linscale=0.5)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlim(low, high)
+    ax.set_xlabel({"pp": "difference (percentage points)", "steps": "difference (steps)",
+                   "fraction of seeds": "difference in the fraction of seeds that diverged",
+                   "parameters": "parameters (difference, or count)"}.get(unit, unit))
+    ax.grid(axis="y", visible=False)
+
+
+def _forest_row(ax, row: pd.Series, y: float, low: float, high: float) -> None:
+    """One claim: its band as a shaded span, its interval as a line (an arrow where it is
+    unbounded), its measured value as a dot, the seeds and looks at the right."""
+    band_low, band_high = max(row["band_low"], low), min(row["band_high"], high)
+    if band_high > band_low:
+        ax.fill_betweenx([y - 0.36, y + 0.36], band_low, band_high, color=BAND_COLOR, alpha=0.5,
+                         lw=0, zorder=1)
+    else:  # an exact value: a tick
+        ax.plot([band_low, band_low], [y - 0.36, y + 0.36], color=BAND_COLOR, lw=3, zorder=1)
+    color = VERDICT_COLORS.get(row["verdict"], "0.55")
+    if np.isfinite(row["difference"]):
+        lo, hi = row["ci_low"], row["ci_high"]
+        if np.isnan(lo) or np.isnan(hi):
+            lo = hi = row["difference"]
+        ax.plot([max(lo, low), min(hi, high)], [y, y], color=color, lw=2.5, zorder=3)
+        for end, inside, marker in ((lo, lo >= low, "<"), (hi, hi <= high, ">")):
+            if not inside:  # unbounded (a run that never got there) or off the axis
+                ax.plot(low if marker == "<" else high, y, marker, color=color, ms=8, zorder=3)
+        ax.plot(row["difference"], y, "o", color=color, ms=7, zorder=4)
+    ax.annotate(_seeds_text(row), (1.0, y), xycoords=("axes fraction", "data"),
+                xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5)
+
+
+def _seeds_text(row: pd.Series) -> str:
+    if row["verdict"] == "no data":
+        return "no data"
+    n = int(min(row["n_ablation"], row["n_reference"]) if row["reference"] else row["n_ablation"])
+    looks = int(row.get("looks", 1) or 1)
+    return f"{row['verdict']}, n={n}" + (f", {looks} looks" if looks > 1 else "")
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+    return "\n".join(textwrap.wrap(str(text), width)[:3])
 
 
 def runs_of(final: pd.DataFrame, dataset: str) -> pd.DataFrame:

@@ -166,6 +166,23 @@ VERDICT_RULES = (
     "Full rules: config/README.md.")
 
 
+# How a dataset's claims are tested together, in words: the fixed study's rule and adaptive
+# seeding's (mlpstudy.sequential); the summary page and the claims table's caption show them.
+FIXED_TESTING = (
+    "Fixed seeds: each claim is tested on its own with its 95% interval, with no correction "
+    "for testing a dataset's claims together (with a dozen claims, one may get a wrong verdict "
+    "by chance). With adaptive_seeds the claims are tested as a family, over repeated looks.")
+ADAPTIVE_TESTING = (
+    "Adaptive seeds: after each round of seeds the claims still open are tested again (a look), "
+    "and only their ablations get more seeds. Look k spends the share t_k^2 - t_(k-1)^2 of the "
+    "error rate (t_k: the share of the planned seeds seen by then), which keeps a claim tested at "
+    "every look wrong at most as often as one tested once. A claim's evidence is the smallest "
+    "error rate at which its interval decides it, divided by the look's share, over its looks; "
+    "Holm's step-down across each dataset's tested claims (parameter counts are exact and not "
+    "tested) then keeps the chance of any wrong verdict in that family at most 5%. Each claim's "
+    "interval is shown at the level it was tested at, with its seeds and looks.")
+
+
 def verdict(ci_low: float, ci_high: float, band: Band) -> str:
     """supported if [ci_low, ci_high] lies inside `band`, contradicted if it misses it entirely."""
     if math.isnan(ci_low) or math.isnan(ci_high):

@@ -160,9 +160,10 @@ def claims_section(claims: pd.DataFrame) -> str:
     key = ["claim", "ablation", "reference", "metric"]
     rows = [_claim_row(group, datasets) for _, group in claims.groupby(key, sort=False)]
     head = _head(("claim", "compared", "the claim allows",
-                  *[f"{d or 'all runs'}: verdict, measured, 95% CI" for d in datasets]))
+                  *[f"{d or 'all runs'}: verdict, measured, interval, seeds" for d in datasets]))
     detail_head = _head(("dataset", "claim", "verdict", "compared", "the claim allows",
-                         "measured", "95% CI", "how / notes"))
+                         "measured", "interval", "seeds", "error rate tested at each look",
+                         "how / notes"))
     return (_scroll_table(head, rows, "claims")
             + '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
             + _scroll_table(detail_head, [_detail_row(c) for _, c in claims.iterrows()],
@@ -185,18 +186,36 @@ def _claim_row(group: pd.DataFrame, datasets: list[str]) -> str:
 
 
 def _verdict_cell(c) -> str:
-    """Verdict, measured value and interval of one claim on one dataset; how, as its title."""
+    """Verdict, measured value, interval and seeds of one claim on one dataset; how, as its
+    title."""
     if c is None:
         return '<td class="nodata">not checked</td>'
     return (f'<td class="{_verdict_class(c)}" title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b>'
-            f"<br>{esc(_measured(c, _digits(c)))}<br>{esc(_interval(c))}</td>")
+            f"<br>{esc(_measured(c, _digits(c)))}<br>{esc(_interval(c))}"
+            f"<br>{esc(_seeds(c))}</td>")
+
+
+def _seeds(c) -> str:
+    """How many seeds the verdict used (the fewer of the two sides) and in how many looks."""
+    if c["verdict"] == "no data":
+        return ""
+    n = min(c["n_ablation"], c["n_reference"]) if c["reference"] else c["n_ablation"]
+    looks = int(c.get("looks", 1) or 1)
+    return f"{int(n)} seeds" + (f", {looks} looks" if looks > 1 else "")
+
+
+def _levels(c) -> str:
+    """The error rate each look tested the claim at, and the level of the interval shown."""
+    if not isinstance(c.get("look_levels"), str) or not c["look_levels"]:
+        return "exact" if c["metric"] == "param_count" else "–"
+    return f"{c['look_levels'].replace(' ', ', ')} (interval at {100 * c['ci_level']:.2f}%)"
 
 
 def _detail_row(c) -> str:
     cells = [c["dataset"], c["claim"], c["verdict"], _compared(c), c["expected"],
-             _measured(c, _digits(c)), _interval(c), _how(c)]
+             _measured(c, _digits(c)), _interval(c), _seeds(c), _levels(c), _how(c)]
     return f'<tr class="{_verdict_class(c)}">' + "".join(
-        f'<td class="{"text" if i in (1, 4, 7) else ""}">{esc(x)}</td>'
+        f'<td class="{"text" if i in (1, 4, 8, 9) else ""}">{esc(x)}</td>'
         for i, x in enumerate(cells)) + "</tr>"
 
 
@@ -210,14 +229,15 @@ def _ci(low, high, digits=2) -> str:
 
 
 def render(ctx: dict) -> str:
-    """The page. `ctx` keys: title, datasets, seeds, config_hash, protocol, ablations
+    """The page. `ctx` keys: title, datasets, seeds, adaptive, config_hash, protocol, ablations
     (DataFrame: ablation, dataset, description, changes), claims, ablation_stats, final
     (DataFrames), figures ([(dataset, title, caption, png path)]; (title, caption, png)
     for a figure of no one dataset), provenance ({name: value}),
-    checksums (DataFrame: dataset, sha256), verdict_rules (text)."""
+    checksums (DataFrame: dataset, sha256), verdict_rules (text), testing (how the claims
+    were tested together: the fixed study's or adaptive seeding's rule, in words)."""
     parts = [*_page_head(ctx["title"]),
              *_what_was_run(ctx),
-             *_claim_verdicts(ctx["claims"], ctx["verdict_rules"]),
+             *_claim_verdicts(ctx["claims"], ctx["verdict_rules"], ctx["testing"]),
              *_per_ablation(ctx["ablation_stats"]),
              *_figures(ctx["figures"]),
              *_per_job(ctx["final"]),
@@ -245,7 +265,7 @@ def _what_was_run(ctx: dict) -> list[str]:
     return [
         '<h2 id="run">What was run</h2>',
         f"<p>{len(final)} training runs: {final['ablation'].nunique()} ablations x seeds "
-        f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code> on "
+        f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code>{esc(_rounds(ctx.get('adaptive')))} on "
         f"<b>{esc(', '.join(ctx['datasets']))}</b>; "
         f"config hash <code>{esc(ctx['config_hash'])}</code>. "
         + (f'<span class="diverged">{n_div} run(s) diverged</span> (kept in the tables, '
@@ -255,6 +275,13 @@ def _what_was_run(ctx: dict) -> list[str]:
                                  "description": "description",
                                  "changes": "changes to the protocol"}),
     ]
+
+
+def _rounds(adaptive: dict | None) -> str:
+    if not adaptive:
+        return ""
+    return (f", then {adaptive['step']} more a round for the ablations of claims still open, "
+            f"up to {adaptive['max']} (the per-ablation table counts each one's seeds)")
 
 
 def _verdict_counts(claims: pd.DataFrame) -> str:
@@ -267,13 +294,26 @@ def _verdict_counts(claims: pd.DataFrame) -> str:
     return ", ".join(f"{n} {v}" for v, n in counts.items()) or "no claims configured"
 
 
-def _claim_verdicts(claims: pd.DataFrame, verdict_rules: str) -> list[str]:
+def _claim_verdicts(claims: pd.DataFrame, verdict_rules: str, testing: str) -> list[str]:
     return [
         '<h2 id="claims-verdicts">Claims of the report: verdicts</h2>',
         f"<p>{esc(_verdict_counts(claims))}.</p>",
         f'<p class="note">{esc(verdict_rules)}</p>',
+        f'<p class="note" id="claims-family"><b>Testing the claims together.</b> '
+        f"{esc(testing)} {esc(_families(claims))}</p>",
         claims_section(claims),
+        '<p class="note">Their forest plot, per dataset, is the first figure under '
+        '<a href="#figures">Figures</a>.</p>',
     ]
+
+
+def _families(claims: pd.DataFrame) -> str:
+    """The family each dataset's claims were tested in (claims.csv's `family` column)."""
+    if "family" not in claims or not len(claims):
+        return ""
+    tested = claims[~claims["family"].astype(str).str.startswith("not tested")]
+    families = dict(zip(tested["dataset"], tested["family"]))
+    return " ".join(f"{d or 'all runs'}: {f}." for d, f in families.items())
 
 
 def _per_ablation(stats: pd.DataFrame) -> list[str]:
