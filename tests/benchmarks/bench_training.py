@@ -68,7 +68,7 @@ from mlpstudy.config import hparams, round_packs, validate  # noqa: E402
 from mlpstudy.data import IDX_FILES, DataError, prepare, save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
 from mlpstudy.speed import keep_freed_memory  # noqa: E402
-from mlpstudy.training import train  # noqa: E402
+from mlpstudy.training import train_pack  # noqa: E402
 from conftest import copy_workflow, write_idx  # noqa: E402  (the tests' helpers)
 
 DATASET = "fashion-mnist"
@@ -178,13 +178,17 @@ def matmul_peak(device: torch.device, repeats: int) -> float:
 # ---------------------------------------------------------------- the two implementations
 
 def project_run(prepared: Path, hp: dict, device: torch.device, seed: int = 0,
-                checkpoint: Path | None = None) -> dict:
-    """The project's path, from the prepared tensor file to the final numbers."""
+                checkpoint: Path | None = None, tensorboard: Path | None = None) -> dict:
+    """The project's path, from the prepared tensor file to the final numbers (with
+    `tensorboard`, writing the run's live curves there as a training job does)."""
     from mlpstudy.data import load_prepared
+    from mlpstudy.live import TensorBoardCurves
     sync(device)
     start = time.perf_counter()
     data = load_prepared(prepared)
-    result = train(hp, data, seed, device, log=lambda _: None, checkpoint=checkpoint)
+    curves = (lambda s: TensorBoardCurves(tensorboard / f"seed{s}")) if tensorboard else None
+    (result,) = train_pack(hp, data, [seed], device, log=lambda _: None, curves=curves,
+                           checkpoints={seed: checkpoint} if checkpoint else None)
     if checkpoint:
         checkpoint.unlink()  # the finished run's checkpoint: the next repeat starts afresh
     sync(device)
@@ -382,6 +386,20 @@ def checkpoint_overhead(prepared: Path, hp: dict, device, tmp: Path, repeats: in
             "overhead": overhead, "saves": saves, "steps": total}
 
 
+def tensorboard_overhead(prepared: Path, hp: dict, device, tmp: Path, repeats: int) -> dict:
+    """A base run without and with its live TensorBoard curves, interleaved."""
+    print(f"\n== live TensorBoard curves ({load()})", flush=True)
+    plain, live = [], []
+    for _ in range(repeats):
+        plain.append(project_run(prepared, hp, device)["wall_s"])
+        live.append(project_run(prepared, hp, device, tensorboard=tmp / "tb")["wall_s"])
+    overhead = min(live) / min(plain) - 1
+    print(f"without: {min(plain):.2f} s, with: {min(live):.2f} s -> overhead {overhead:+.1%} "
+          f"(runs without {', '.join(f'{t:.2f}' for t in plain)}; with "
+          f"{', '.join(f'{t:.2f}' for t in live)}) ({load()})", flush=True)
+    return {"without_s": plain, "with_s": live, "overhead": overhead}
+
+
 # ---------------------------------------------------------------- main
 
 def compare(name: str, hp: dict, prepared: Path, root: Path, device, peak: float, args) -> dict:
@@ -417,9 +435,10 @@ def main() -> None:
                              "(0: full run, about 48 evaluations)")
     parser.add_argument("--wide-reference-evals", type=int, default=3,
                         help="the same for the hidden-2048 reference")
-    parser.add_argument("--parts", default="base,wide,workflow,checkpoint",
+    parser.add_argument("--parts", default="base,wide,workflow,checkpoint,tensorboard",
                         help="comma-separated subset of base, wide (hidden 2048), workflow, "
-                             "checkpoint (a base run with and without checkpoints)")
+                             "checkpoint (a base run with and without checkpoints), "
+                             "tensorboard (a base run with and without its live curves)")
     parser.add_argument("--workflow-ablations", default="base,hidden_24")
     parser.add_argument("--workflow-seeds", default="0,1")
     parser.add_argument("--json", type=Path, help="also write all numbers here")
@@ -465,6 +484,9 @@ def main() -> None:
         if "checkpoint" in parts:
             results["checkpoint"] = checkpoint_overhead(prepared, base_hp, device, tmp,
                                                         max(2, args.repeats))
+        if "tensorboard" in parts:
+            results["tensorboard"] = tensorboard_overhead(prepared, base_hp, device, tmp,
+                                                          max(3, args.repeats))
         if "workflow" in parts:
             print(f"\n== workflow overhead ({load()})", flush=True)
             results["workflow"] = workflow_overhead(
