@@ -81,7 +81,8 @@ def check_packs(base: dict, data: dict, device) -> list[str]:
     failures = []
     quiet = lambda _: None  # noqa: E731
     for ablation, changes in (("base", {}), ("maxout", {"activation": "maxout"}),
-                              ("dropout", {"dropout": 0.2}), ("batch_norm", {"batch_norm": True})):
+                              ("dropout", {"dropout": 0.2}), ("batch_norm", {"batch_norm": True}),
+                              ("layer_norm", {"layer_norm": True})):
         hp = {**base, **changes, "max_steps": 60}
         alone = [train(hp, data, s, device, log=quiet) for s in SEEDS]
         for graphs in ("1", "0"):
