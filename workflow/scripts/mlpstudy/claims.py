@@ -38,8 +38,8 @@ STABLE_LAST_K = 10
 UNITS = {**{m: spec[2] for m, spec in METRICS.items()}, **CURVE_METRICS,
          "diverged_fraction": "fraction of seeds"}
 COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected",
-           "band_low", "band_high", "verdict", "difference", "ci_low", "ci_high", "ablation_mean", "reference_mean",
-           "n_ablation", "n_reference", "method", "note",
+           "band_low", "band_high", "verdict", "difference", "ci_low", "ci_high",
+           "ablation_mean", "reference_mean", "n_ablation", "n_reference", "method", "note",
            # how the verdict was tested (mlpstudy.sequential with adaptive seeds)
            "looks", "look_levels", "ci_level", "p_value", "family"]
 FIXED_FAMILY = "none: each claim on its own at 95% (fixed seeds)"
@@ -372,6 +372,14 @@ def look_columns(looks: int, levels: list[float], ci_level: float, p_value: floa
     """The claims table's columns on how a verdict was tested."""
     return {"looks": looks, "look_levels": " ".join(f"{a:.3g}" for a in levels),
             "ci_level": round(ci_level, 6), "p_value": p_value, "family": family}
+
+
+def seeds_and_looks(row) -> str:
+    """A claims-table row's seeds (the fewer of its two sides) and looks, in words: the
+    forest plot and the summary page show it beside the verdict."""
+    n = min(row["n_ablation"], row["n_reference"]) if row["reference"] else row["n_ablation"]
+    looks = int(row.get("looks", 1) or 1)
+    return f"{int(n)} seeds" + (f", {looks} looks" if looks > 1 else "")
 
 
 def curves_by_split(metrics: pd.DataFrame | None) -> dict:

@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .claims import seeds_and_looks  # noqa: E402
 from .stats import describe  # noqa: E402
 
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.grid": True,
@@ -382,11 +383,7 @@ def _forest_row(ax, row: pd.Series, y: float, low: float, high: float) -> None:
 
 
 def _seeds_text(row: pd.Series) -> str:
-    if row["verdict"] == "no data":
-        return "no data"
-    n = int(min(row["n_ablation"], row["n_reference"]) if row["reference"] else row["n_ablation"])
-    looks = int(row.get("looks", 1) or 1)
-    return f"{row['verdict']}, n={n}" + (f", {looks} looks" if looks > 1 else "")
+    return "no data" if row["verdict"] == "no data" else f"{row['verdict']}, {seeds_and_looks(row)}"
 
 
 def _wrap(text: str, width: int) -> str:

@@ -57,10 +57,6 @@ class TensorBoardCurves:
             self.writer.add_event(Event(wall_time=now, step=int(step),
                                         summary=Summary(value=[value])))
 
-    def flush(self) -> None:
-        if self.writer is not None:
-            self.writer.flush()
-
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()

@@ -110,6 +110,6 @@ def seeded_mlp(hp: dict, in_features: int, classes: int, seed: int,
     model = build_mlp(hp, in_features, classes)
     generator = dropout_generator(device)
     for layer in model.modules():
-        if isinstance(layer, SeededDropout):
+        if draws_randomness(layer):
             layer.generator = generator
     return model, generator

@@ -27,7 +27,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .models import build_mlp, count_parameters, draws_randomness, seeded_mlp
 from .objective import criterion, l2_penalty
-from .speed import SGD, eval_chunk, evaluate
+from .speed import SGD, eval_chunk, evaluate, widest_output
 
 # Eager steps before the CUDA graph is captured: they are real training steps, and
 # let the optimizer create its momentum buffers outside the graph.
@@ -50,7 +50,7 @@ class PackedMLP:
         with torch.device("meta"):  # the modules alone: the members' tensors replace theirs
             self.network = build_mlp(hp, in_features, classes)
         self.segments = _segments(self.network)
-        self.widest = max(m.out_features for m in models[0].modules() if isinstance(m, nn.Linear))
+        self.widest = widest_output(models[0])
         self.optimizer = SGD(list(self.params.values()), lr=hp["lr"], momentum=hp["momentum"],
                              weight_decay=hp["weight_decay"])
         self.steps_taken, self.graph = 0, None
@@ -60,7 +60,8 @@ class PackedMLP:
 
     # -- forward -------------------------------------------------------------------------
     def forward(self, h: torch.Tensor, training: bool) -> torch.Tensor:
-        """Logits (S, rows, classes) of h: (S, rows, features), or (rows, features) shared by all."""
+        """Logits (S, rows, classes) of h: (S, rows, features), or (rows, features) shared by all;
+        in training or eval mode as asked, every call (so no mode outlives it)."""
         self.network.train(training)
         shared = h.dim() == 2
         for segment in self.segments:
@@ -122,11 +123,8 @@ class PackedMLP:
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
         """Each member's mean loss and accuracy over all of (x, y): lists of S floats."""
-        try:
-            return evaluate(lambda h: self.forward(h, training=False), self.member_losses, x, y,
-                            self.members, eval_chunk(x.device, self.widest))
-        finally:
-            self.network.train()
+        return evaluate(lambda h: self.forward(h, training=False), self.member_losses, x, y,
+                        self.members, eval_chunk(x.device, self.widest))
 
     def state_dict(self) -> dict:
         return {"params": self.params, "buffers": self.buffers,

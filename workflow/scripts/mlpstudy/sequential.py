@@ -124,10 +124,13 @@ def sequential_claims(claims: list[dict], final: pd.DataFrame, metrics: pd.DataF
     # same in its plan_round job and in the final claims check.
     final = final[final["dataset"] == dataset].sort_values(["ablation", "seed"], kind="stable")
     seen = [set().union(*rounds[:k + 1]) for k in range(len(rounds))]
+    measured = {}  # (claim, look) -> Measurement: the first look's serves the family and the rows
 
     def measure_at(claim, k):
-        return measure(claim, final[final["seed"].isin(seen[k])], None, dataset,
-                       curves.get(claim.get("split") or "test"))
+        if (id(claim), k) not in measured:
+            measured[id(claim), k] = measure(claim, final[final["seed"].isin(seen[k])], None,
+                                             dataset, curves.get(claim.get("split") or "test"))
+        return measured[id(claim), k]
 
     first = [(c, measure_at(c, 0)) for c in claims]
     family = [c for c, m in first if not m.exact and m.interval is not None]
@@ -136,12 +139,12 @@ def sequential_claims(claims: list[dict], final: pd.DataFrame, metrics: pd.DataF
             f"{len(rounds)} planned looks")
     rows_by_claim = {id(t.claim): track_row(t, weights, name) for t in tracks}
     rows = []
-    for claim, measured in first:
+    for claim, at_first in first:
         if id(claim) in rows_by_claim:
             rows.append(rows_by_claim[id(claim)])
         else:  # no data, or a parameter count: exact, outside the family
-            why = "not tested: exact" if measured.exact else "not tested: no data"
-            rows.append({**verdict_row(measured, claim), **look_columns(1, [], 1.0, math.nan, why)})
+            why = "not tested: exact" if at_first.exact else "not tested: no data"
+            rows.append({**verdict_row(at_first, claim), **look_columns(1, [], 1.0, math.nan, why)})
     return rows, tracks
 
 

@@ -34,6 +34,12 @@ def eval_chunk(device: torch.device, widest: int) -> int:
     return rows
 
 
+def widest_output(model: torch.nn.Module) -> int:
+    """The most outputs of any of the model's linear layers (what sizes its evaluation chunks)."""
+    return max((m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)),
+               default=1)
+
+
 # Training steps below this many FLOPs run on one thread: thread synchronisation
 # costs more than it saves. On a 2-core CPU the report's step (batch 64, 203k
 # parameters, 78 MFLOP) took 1.4 ms on 1 thread and 2.5 ms on 2; from hidden 784
@@ -188,9 +194,7 @@ def evaluate_module(model: torch.nn.Module, x, y, loss_fn, chunk: int | None = N
                     ) -> tuple[float, float]:
     """Mean loss and accuracy of one model over all of (x, y), in eval mode through its fast
     CPU forward (inference_forward); restores train mode."""
-    widest = max((m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)),
-                 default=1)
-    chunk = chunk or eval_chunk(x.device, widest)
+    chunk = chunk or eval_chunk(x.device, widest_output(model))
     model.eval()
     try:
         (loss,), (accuracy,) = evaluate(

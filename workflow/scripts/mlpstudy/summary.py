@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .claims import STABLE_LAST_K
+from .claims import STABLE_LAST_K, seeds_and_looks
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;
@@ -197,11 +197,7 @@ def _verdict_cell(c) -> str:
 
 def _seeds(c) -> str:
     """How many seeds the verdict used (the fewer of the two sides) and in how many looks."""
-    if c["verdict"] == "no data":
-        return ""
-    n = min(c["n_ablation"], c["n_reference"]) if c["reference"] else c["n_ablation"]
-    looks = int(c.get("looks", 1) or 1)
-    return f"{int(n)} seeds" + (f", {looks} looks" if looks > 1 else "")
+    return "" if c["verdict"] == "no data" else seeds_and_looks(c)
 
 
 def _levels(c) -> str:
