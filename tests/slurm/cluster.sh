@@ -9,8 +9,9 @@
 # State (configs, database, spool, logs, PID files) lives in $MLPSTUDY_SLURM_DIR
 # (default /tmp/mlpstudy-slurm); MLPSTUDY_SLURM_ACCOUNT names the account root submits
 # with (default mlpstudy), MLPSTUDY_SLURM_DB_PORT MariaDB's loopback port (default
-# 3306). `start` is idempotent; `stop` ends only the daemons
-# whose PID files are in that directory. Needs root and Debian's packages (see
+# 3306). `start` leaves a cluster that is up as it is, and starts one that is not
+# afresh, without the jobs of an earlier run; `stop` ends only the daemons whose PID
+# files are in that directory. Needs root and Debian's packages (see
 # tests/setup/system-packages.sh). Slurm only reads its config at /etc/slurm, so
 # /etc/slurm/{slurm,slurmdbd,gres}.conf become links into the state directory; an
 # existing config that is not such a link is never touched (start refuses).
@@ -202,10 +203,18 @@ cmd_start() {
   check_prerequisites
   if cmd_status >/dev/null 2>&1; then log "cluster already up"; return 0; fi
   local t0=$SECONDS
+  # A cluster that is not up starts afresh: survivors of ours are stopped, and the jobs
+  # of an earlier run are dropped from slurmctld's saved state and from accounting.
+  # Jobs of a run killed without `stop` (a reboot, a killed CI) would otherwise be
+  # recovered as running, hold the node's CPUs until slurmctld gives up on them about
+  # half an hour later, and every new job would pend behind them.
+  cmd_stop 2>/dev/null
+  rm -rf "$STATE/ctld" "$STATE/slurmd"
   mkdir -p "$STATE/run"
   write_configs
   start_munge
   start_mariadb
+  db_sql -e "DROP DATABASE IF EXISTS slurm_acct_db;"
   start_slurmdbd
   start_slurm
   log "cluster up in $((SECONDS - t0)) s (state in $STATE, account $ACCOUNT)"
