@@ -1,7 +1,8 @@
 """Draw the decision boundary of the XOR ablation's models with their training points.
 
-The runs keep no weights (a whole study's would be hundreds of MB, for one figure), so the models are retrained here from each run's recorded hyper-parameters
-and seed, on CPU, which is deterministic; a few seconds for XOR. The figure says
+The runs keep no weights (a whole study's would be hundreds of MB, for one figure), so
+the models are retrained here from each run's recorded hyper-parameters and seed, on
+CPU, which is deterministic; a few seconds for XOR. The figure says
 whether the retrained model's final accuracies equal the recorded run's.
 
 Inputs:  input.data -- results/data/xor.pt; input.runs -- the ablation's training jobs'

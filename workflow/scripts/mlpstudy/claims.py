@@ -277,7 +277,8 @@ def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
             "claim": claim["text"], "ablation": claim["ablation"],
             "reference": claim.get("reference") or "", "metric": claim["metric"],
             "unit": UNITS[claim["metric"]], "expected": expected_text(claim, dataset),
-            "band_low": band(claim).low, "band_high": band(claim).high, "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+            "band_low": band(claim).low, "band_high": band(claim).high,
+            "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
             "ablation_mean": math.nan, "reference_mean": math.nan,
             "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
 
@@ -375,8 +376,10 @@ def look_columns(looks: int, levels: list[float], ci_level: float, p_value: floa
 
 
 def seeds_and_looks(row) -> str:
-    """A claims-table row's seeds (the fewer of its two sides) and looks, in words: the
-    forest plot and the summary page show it beside the verdict."""
+    """A claims-table row's seeds (the fewer of its two sides) and looks, in words ("" for
+    no data): the forest plot and the summary page show it beside the verdict."""
+    if row["verdict"] == NO_DATA:
+        return ""
     n = min(row["n_ablation"], row["n_reference"]) if row["reference"] else row["n_ablation"]
     looks = int(row.get("looks", 1) or 1)
     return f"{int(n)} seeds" + (f", {looks} looks" if looks > 1 else "")
@@ -407,8 +410,9 @@ def check_claims(claims: list[dict], final: pd.DataFrame,
                                curves.get(claim.get("split") or "test"))
             p = (evidence(measured.interval, band(claim))[0]
                  if measured.interval is not None and not measured.exact else math.nan)
+            levels = [] if math.isnan(p) else [1 - LEVEL]
             rows.append({**verdict_row(measured, claim),
-                         **look_columns(1, [1 - LEVEL] if p == p else [], LEVEL, p, FIXED_FAMILY)})
+                         **look_columns(1, levels, LEVEL, p, FIXED_FAMILY)})
     return claims_frame(rows)
 
 

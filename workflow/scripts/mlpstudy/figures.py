@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -383,11 +384,10 @@ def _forest_row(ax, row: pd.Series, y: float, low: float, high: float) -> None:
 
 
 def _seeds_text(row: pd.Series) -> str:
-    return "no data" if row["verdict"] == "no data" else f"{row['verdict']}, {seeds_and_looks(row)}"
+    return ", ".join(filter(None, [row["verdict"], seeds_and_looks(row)]))
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
     return "\n".join(textwrap.wrap(str(text), width)[:3])
 
 

@@ -192,12 +192,7 @@ def _verdict_cell(c) -> str:
         return '<td class="nodata">not checked</td>'
     return (f'<td class="{_verdict_class(c)}" title="{esc(_how(c))}"><b>{esc(c["verdict"])}</b>'
             f"<br>{esc(_measured(c, _digits(c)))}<br>{esc(_interval(c))}"
-            f"<br>{esc(_seeds(c))}</td>")
-
-
-def _seeds(c) -> str:
-    """How many seeds the verdict used (the fewer of the two sides) and in how many looks."""
-    return "" if c["verdict"] == "no data" else seeds_and_looks(c)
+            f"<br>{esc(seeds_and_looks(c))}</td>")
 
 
 def _levels(c) -> str:
@@ -209,7 +204,7 @@ def _levels(c) -> str:
 
 def _detail_row(c) -> str:
     cells = [c["dataset"], c["claim"], c["verdict"], _compared(c), c["expected"],
-             _measured(c, _digits(c)), _interval(c), _seeds(c), _levels(c), _how(c)]
+             _measured(c, _digits(c)), _interval(c), seeds_and_looks(c), _levels(c), _how(c)]
     return f'<tr class="{_verdict_class(c)}">' + "".join(
         f'<td class="{"text" if i in (1, 4, 8, 9) else ""}">{esc(x)}</td>'
         for i, x in enumerate(cells)) + "</tr>"
@@ -261,7 +256,8 @@ def _what_was_run(ctx: dict) -> list[str]:
     return [
         '<h2 id="run">What was run</h2>',
         f"<p>{len(final)} training runs: {final['ablation'].nunique()} ablations x seeds "
-        f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code>{esc(_rounds(ctx.get('adaptive')))} on "
+        f"<code>{esc(' '.join(map(str, ctx['seeds'])))}</code>"
+        f"{esc(_rounds(ctx.get('adaptive')))} on "
         f"<b>{esc(', '.join(ctx['datasets']))}</b>; "
         f"config hash <code>{esc(ctx['config_hash'])}</code>. "
         + (f'<span class="diverged">{n_div} run(s) diverged</span> (kept in the tables, '
