@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/rounds.smk"
+include: "workflow/rules/report_common.smk"
 include: "workflow/rules/report.smk"
 
 

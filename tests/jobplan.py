@@ -3,14 +3,15 @@
 The 'Job stats' table only counts jobs per rule; incremental-rerun tests need to
 know exactly which (ablation, seeds) a train job is for, so this reads each job
 block ("rule train:" ... "wildcards: dataset=tiny, ablation=base, pack=seeds0-1").
-A pack's name gives its first and last seed; the tests' packs are runs of consecutive
-seeds, so the seeds between are the pack's too.
+A pack's name gives its first and last seed (mlpstudy.plan reads it); the tests' packs are
+runs of consecutive seeds, so the seeds between are the pack's too.
 """
 from __future__ import annotations
 
 import re
 
 from conftest import run_snakemake
+from mlpstudy.plan import pack_ends
 
 _JOB_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 
@@ -46,8 +47,8 @@ def planned(workdir, *args) -> set[tuple]:
 
 def pack_seeds(pack: str) -> tuple[int, ...]:
     """seeds0-2 -> (0, 1, 2), seeds4 -> (4,)."""
-    first, _, last = pack.removeprefix("seeds").partition("-")
-    return tuple(range(int(first), int(last or first) + 1))
+    first, last = pack_ends(pack)
+    return tuple(range(first, last + 1))
 
 
 def train_packs(jobs) -> set[tuple[str, tuple[int, ...]]]:

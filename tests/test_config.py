@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from mlpstudy.config import (ConfigError, claim_datasets, datasets_of, hparam_defaults, hparams,
-                             load_schema, sweep_points, validate)
+from mlpstudy.config import ConfigError, hparam_defaults, load_schema, validate
+from mlpstudy.plan import claim_datasets, datasets_of, hparams, sweep_points
 
 pytestmark = pytest.mark.unit
 
@@ -130,6 +130,20 @@ def test_missing_keys_get_the_schema_defaults():
     config = validate({"ablations": {"base": {}}})
     assert config["protocol"] == hparam_defaults()
     assert config["seeds"] == [0, 1, 2, 3, 4] and config["device"] == "auto"
+
+
+def test_the_schema_defaults_reach_every_level():
+    config = validate({"ablations": {"base": {}, "wide": {"hidden": [512], "description": "w"}},
+                       "sweeps": {"lr": {"ablations": ["base"], "values": {"lr": [0.5]}}},
+                       "claims": [{"text": "t", "ablation": "wide", "metric": "test_accuracy",
+                                   "expect": "greater"}]})
+    assert config["ablations"]["base"] == {"description": ""}  # no hyper-parameter filled in
+    assert config["ablations"]["wide"] == {"hidden": [512], "description": "w"}
+    assert config["sweeps"]["lr"]["description"] == ""
+    assert config["xor"] == {"repeats": 1, "jitter": 0.0}
+    claim = config["claims"][0]
+    assert (claim["reference"], claim["split"], claim["size"], claim["datasets"]) == \
+        (None, "test", 0, ["mnist"])
 
 
 def test_every_schema_key_has_type_description_and_default():

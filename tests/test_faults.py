@@ -170,7 +170,8 @@ def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
     """A job killed before an edit leaves a checkpoint; after the edit it must start afresh."""
     import torch
 
-    from mlpstudy.config import hparams, validate
+    from mlpstudy.config import validate
+    from mlpstudy.plan import hparams
     from mlpstudy.data import load_idx_dir
     from mlpstudy.training import train
 

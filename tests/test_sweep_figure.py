@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from mlpstudy.config import sweep_points
+from mlpstudy.plan import sweep_points
 from mlpstudy.figures import save, sweep_figure
 
 pytestmark = pytest.mark.unit

@@ -86,7 +86,8 @@ def test_same_seed_same_curves_other_seed_other_curves():
 def test_xor_is_solved_by_its_configured_ablation():
     import yaml
     from conftest import REPO
-    from mlpstudy.config import hparams, validate
+    from mlpstudy.config import validate
+    from mlpstudy.plan import hparams
     config = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     for seed in range(5):
         result = train(hparams(config, "xor"), make_xor(repeats=1, jitter=0.0), seed, torch.device("cpu"), log=lambda _: None)

@@ -41,7 +41,8 @@ from bench_training import (DATASET, REPO, find_data, load, matmul_peak,  # noqa
 import torch  # noqa: E402
 
 from conftest import copy_workflow  # noqa: E402
-from mlpstudy.config import datasets_of, hparams, validate  # noqa: E402
+from mlpstudy.config import validate  # noqa: E402
+from mlpstudy.plan import datasets_of, hparams  # noqa: E402
 
 LAYOUTS = {"single": 1, "packed": None}
 

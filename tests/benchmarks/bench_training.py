@@ -64,9 +64,10 @@ SCRIPTS = REPO / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 sys.path.insert(0, str(REPO / "tests"))
 
-from mlpstudy.config import hparams, round_packs, validate  # noqa: E402
+from mlpstudy.config import validate  # noqa: E402
 from mlpstudy.data import IDX_FILES, DataError, prepare, save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
+from mlpstudy.plan import hparams, round_packs  # noqa: E402
 from mlpstudy.speed import keep_freed_memory  # noqa: E402
 from mlpstudy.training import train_pack  # noqa: E402
 from conftest import copy_workflow, write_idx  # noqa: E402  (the tests' helpers)
@@ -275,7 +276,8 @@ STANDALONE = textwrap.dedent("""
     import torch
     torch.set_num_threads(1)
     import yaml
-    from mlpstudy.config import validate, hparams
+    from mlpstudy.config import validate
+    from mlpstudy.plan import hparams
     from mlpstudy.data import load_prepared
     from mlpstudy.training import train
     from mlpstudy.runs import metrics_csv, write_text_atomic, write_json_atomic

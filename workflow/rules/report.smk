@@ -1,9 +1,7 @@
 # From runs to a verdict: tables, figures, claims check and the HTML summary page.
 # Figure groups and claims reach their rules as params, and each rule declares as
 # input only the package modules it imports: editing a claim or plotting code
-# reruns the report jobs, never a training job. The helpers are in common.smk.
-
-
+# reruns the report jobs, never a training job. Their helpers are in report_common.smk.
 rule aggregate:
     input:
         runs=lambda w: pack_dirs(w.dataset),
@@ -22,7 +20,7 @@ rule aggregate:
         runtime=30,
     params:
         descriptions=lambda w: {
-            a: STUDY["ablations"][a].get("description", "") for a in ablations_on(w.dataset)
+            a: STUDY["ablations"][a]["description"] for a in plan.ablations_on(STUDY, w.dataset)
         },
     script:
         "../scripts/aggregate.py"
@@ -64,7 +62,7 @@ rule claims:
         CONDA_ENV
     params:
         # Each claim with the datasets it is checked on (those where its ablations run).
-        claims=CLAIMS,
+        claims=STUDY["claims"],
         # The seeds of each round when adaptive (the claims tested as a family over the looks).
         rounds=ROUNDS if STUDY["adaptive_seeds"] else None,
         # For the caption of claims.csv in Snakemake's report (claims.rst).
@@ -116,7 +114,10 @@ rule claims_forest:
 rule xor_boundary:
     input:
         data=expand(rules.prepare_dataset.output.data, dataset="xor")[0],
-        runs=lambda w: [pack_dir("xor", w.ablation, pack) for pack in packs_of("xor", w.ablation)],
+        runs=lambda w: [
+            pack_dir("xor", w.ablation, pack)
+            for pack in plan.packs_of(STUDY, "xor", w.ablation, look_extends)
+        ],
         code=code_of("xor_boundary.py"),
     output:
         png=report(
@@ -152,11 +153,11 @@ rule summary:
         CONDA_ENV
     params:
         figures=FIGURE_LIST,
-        datasets=run_datasets(),
+        datasets=plan.run_datasets(STUDY),
         seeds=ROUNDS[0],
         adaptive=STUDY["adaptive_seeds"],
         testing=TESTING,
-        config_hash=study_config.config_hash(STUDY),
+        config_hash=plan.config_hash(STUDY),
         protocol=STUDY["protocol"],
         ablations=ablation_rows(),
     script:

@@ -1,7 +1,7 @@
 # Adaptive seeds (config adaptive_seeds): after each round of seeds, the claims are tested
 # on each dataset (a look); the claims still open ask for the next round's seeds for their
 # ablations. Each look is a checkpoint: the DAG is re-evaluated once it is done, and the
-# next round's training jobs (common.smk: extended, packs_of) are the ones it asked for.
+# next round's training jobs (mlpstudy.plan: extended, packs_of) are the ones it asked for.
 
 
 checkpoint plan_round:
@@ -15,7 +15,7 @@ checkpoint plan_round:
     conda:
         CONDA_ENV
     params:
-        claims=lambda w: [c for c in CLAIMS if w.dataset in c["datasets"]],
+        claims=lambda w: [c for c in STUDY["claims"] if w.dataset in c["datasets"]],
         rounds=ROUNDS,
     script:
         "../scripts/plan_round.py"

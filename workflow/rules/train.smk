@@ -5,7 +5,7 @@
 rule train:
     input:
         data=rules.prepare_dataset.output.data,
-        code=TRAIN_CODE,
+        code=code_of("train.py"),
     output:
         runs=directory(pack_dir("{dataset}", "{ablation}", "{pack}")),
     log:

@@ -1,14 +1,12 @@
-"""Validate the study config and resolve each ablation's hyper-parameters.
+"""Validate the study config: the schema's checks and defaults, with errors that name the key.
 
 The Snakefile calls `validate(config)` once at parse time, so every mistake is
 reported before any job runs, with the offending key named. Everything else
-(rules, scripts, tests) works on the validated dict.
+(rules, scripts, tests) works on the validated dict; mlpstudy.plan reads it.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
-import itertools
 import json
 import re
 from pathlib import Path
@@ -16,13 +14,10 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .datasets import BUILTIN
+from .plan import BUILTIN, claim_datasets, overrides, sweep_points
+from .plan import round_seeds  # noqa: F401  (tests/test_sequential.py imports it from here)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-BUILTIN_DATASETS = tuple(BUILTIN)
-# Settings of how jobs run, not of what they compute: the scripts read them from the config
-# (common.smk puts the validated values there), not from params, so changing one reruns nothing.
-RUN_SETTINGS = ("tensorboard",)
 
 
 class ConfigError(ValueError):
@@ -34,9 +29,9 @@ def load_schema() -> dict:
         return yaml.safe_load(fh)
 
 
-# An ablation's keys that are not hyper-parameters: the schema's own properties of an ablation.
-ABLATION_INFO_KEYS = tuple(load_schema()["properties"]["ablations"]["additionalProperties"]
-                           ["properties"])
+# What a name that becomes a directory (an ablation, a dataset, a sweep, a figure group) may
+# look like: the schema's pattern, unanchored (Snakemake's wildcard constraints take it too).
+NAME_PATTERN = load_schema()["$defs"]["name"]["pattern"].removeprefix("^").removesuffix("$")
 
 
 def hparam_defaults(schema: dict | None = None) -> dict:
@@ -108,13 +103,23 @@ def _meaning(error: jsonschema.ValidationError) -> str:
     return f" ({keys[-1]}: {description})" if description else ""
 
 
-def _fill_defaults(config: dict, schema: dict) -> None:
-    for key, spec in schema["properties"].items():
-        if key not in config and "default" in spec:
-            config[key] = copy.deepcopy(spec["default"])
-    config["protocol"] = {**hparam_defaults(schema), **config["protocol"]}
-    xor = schema["properties"]["xor"]["properties"]
-    config["xor"] = {**{key: spec["default"] for key, spec in xor.items()}, **config["xor"]}
+def _fill_defaults(value, spec: dict) -> None:
+    """Fill in the schema's defaults wherever `value` leaves a key out, at every level below
+    `spec`. An ablation's hyper-parameters are left out: it takes them from the protocol."""
+    if isinstance(value, dict):
+        properties = spec.get("properties", {})
+        for key, sub in properties.items():
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                _fill_defaults(value[key], sub)
+        entries = spec.get("additionalProperties")
+        if isinstance(entries, dict):
+            for key in value.keys() - properties.keys():
+                _fill_defaults(value[key], entries)
+    elif isinstance(value, list) and isinstance(spec.get("items"), dict):
+        for item in value:
+            _fill_defaults(item, spec["items"])
 
 
 def _integer(value):
@@ -140,12 +145,13 @@ def validate(config: dict) -> dict:
     if errors:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(_describe(e) for e in errors))
     _fill_defaults(config, schema)
+    config["protocol"] = {**hparam_defaults(schema), **config["protocol"]}
     # `dataset: X` (the README's `--config dataset=X`) is the one-dataset shorthand.
     key = "datasets"
     if config["dataset"] is not None:
         config["datasets"], key = [config["dataset"]], "dataset"
     config.pop("dataset")
-    known = set(BUILTIN_DATASETS) | set(config["custom_datasets"])
+    known = set(BUILTIN) | set(config["custom_datasets"])
     # The study's datasets first: ablations without their own inherit them, and the
     # message must name the key that is actually wrong.
     for name in config["datasets"]:
@@ -163,40 +169,8 @@ def validate(config: dict) -> dict:
                           f"{len(config['seeds'])} seeds of the first round (seeds); set max to "
                           f"{len(config['seeds'])} or more, or list fewer seeds.")
     _expand_sweeps(config, schema)
-    _check_report_names(config, schema)
+    _check_report_names(config)
     return config
-
-
-def _value_name(value) -> str:
-    """A grid value as part of a file-safe ablation name: 0.05 -> 0p05, [64, 32] -> 64x32."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        text = f"{value:g}"
-        return text.replace(".", "p").replace("-", "m").replace("+", "")
-    if isinstance(value, list):
-        return "x".join(_value_name(v) for v in value) or "none"
-    if value is None:
-        return "none"
-    return str(value)
-
-
-def sweep_points(name: str, sweep: dict, config: dict) -> list[dict]:
-    """The grid of a sweep, in a fixed order (starting ablation, then the values as listed):
-    [{"ablation": expanded name, "start": starting ablation, "values": {key: value}}].
-    A point that changes nothing in its starting ablation (lr 0.1 where the protocol's lr
-    is 0.1) is that ablation itself: the same runs, trained once."""
-    keys = list(sweep["values"])
-    points = []
-    for start in sweep["ablations"]:
-        own = hparams(config, start)
-        for combo in itertools.product(*(sweep["values"][k] for k in keys)):
-            values = dict(zip(keys, combo))
-            label = "_".join(f"{k}{_value_name(v)}" for k, v in values.items())
-            same = all(own.get(k) == v for k, v in values.items())
-            points.append({"ablation": start if same else f"{start}_{label}", "start": start,
-                           "values": values})
-    return points
 
 
 def _expand_sweeps(config: dict, schema: dict) -> None:
@@ -223,24 +197,25 @@ def _expand_sweeps(config: dict, schema: dict) -> None:
                 owner = "an ablation" if ablation in declared else "a point of another sweep"
                 raise ConfigError(f"{where}: expanded name {ablation!r} clashes with {owner} "
                                   "of the same name; rename one of them.")
-            if not re.fullmatch(r"[A-Za-z0-9_-]+", ablation):
+            if not re.fullmatch(NAME_PATTERN, ablation):
                 raise ConfigError(f"{where}: value(s) {point['values']} give the name "
                                   f"{ablation!r}, which is not file-safe.")
             start = declared[point["start"]]
             spec = {**start, **point["values"]}
             errors = list(jsonschema.Draft202012Validator(hparam_schema).iter_errors(
-                overrides(spec)))
+                overrides(config, spec)))
             if errors:
                 raise ConfigError(f"{where}: {ablation}: " + "; ".join(
                     f"{_key_path(e)} = {_show(e.instance)}: {_what_is_wrong(e)}" for e in errors))
             changes = ", ".join(f"{k}={v}" for k, v in point["values"].items())
-            spec["description"] = (f"{start.get('description') or point['start']} "
+            spec["description"] = (f"{start['description'] or point['start']} "
                                    f"(sweep {name}: {changes})")
             config["ablations"][ablation] = spec
 
 
-def _check_report_names(config: dict, schema: dict) -> None:
-    """Figure groups and claims may only name configured ablations; fill claim defaults."""
+def _check_report_names(config: dict) -> None:
+    """Figure groups and claims may only name configured ablations; each claim gets the
+    datasets it is checked on (`datasets`), where its thresholds must be given."""
     names = config["ablations"]
     choices = f"the ablations are: {', '.join(names)}"
     for group, members in config["figure_groups"].items():
@@ -248,16 +223,12 @@ def _check_report_names(config: dict, schema: dict) -> None:
             if ablation not in names:
                 raise ConfigError(f"figure_groups.{group}: unknown ablation {ablation!r}; "
                                   f"{choices}.")
-    claim_props = schema["properties"]["claims"]["items"]["properties"]
     for i, claim in enumerate(config["claims"]):
-        for key in ("ablation", "reference"):
-            if claim.get(key) is not None and claim[key] not in names:
-                raise ConfigError(f"claims[{i}] ({claim['text']!r}): {key} {claim[key]!r} is not "
-                                  f"an ablation; {choices}.")
-        for key, spec in claim_props.items():
-            if "default" in spec:  # the required keys have none
-                claim.setdefault(key, copy.deepcopy(spec["default"]))
         where = f"claims[{i}] ({claim['text']!r})"
+        for key in ("ablation", "reference"):
+            if claim[key] is not None and claim[key] not in names:
+                raise ConfigError(f"{where}: {key} {claim[key]!r} is not an ablation; {choices}.")
+        claim["datasets"] = claim_datasets(config, claim)
         if claim["metric"] == "accuracy_at_step" and claim["step"] is None:
             raise ConfigError(f"{where}: metric accuracy_at_step needs step (the iteration).")
         if claim["metric"] == "steps_to_accuracy":
@@ -266,72 +237,7 @@ def _check_report_names(config: dict, schema: dict) -> None:
                 raise ConfigError(f"{where}: metric steps_to_accuracy needs threshold "
                                   "(accuracy in percent, or dataset -> accuracy).")
             if isinstance(threshold, dict):
-                wanted = set(claim_datasets(config, claim))
-                missing = sorted(wanted - set(threshold))
+                missing = sorted(set(claim["datasets"]) - set(threshold))
                 if missing:
                     raise ConfigError(f"{where}: threshold gives no value for dataset(s) "
                                       f"{', '.join(missing)}, where the claim is checked.")
-
-
-def claim_datasets(config: dict, claim: dict) -> list[str]:
-    """Datasets a claim is checked on: those where its ablation (and reference) both run."""
-    names = [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
-    common = [d for d in datasets_of(config, names[0])
-              if all(d in datasets_of(config, n) for n in names[1:])]
-    return common
-
-
-def datasets_of(config: dict, ablation: str) -> list[str]:
-    """The datasets an ablation runs on: its own (e.g. xor), else every study dataset."""
-    own = config["ablations"][ablation].get("dataset")
-    return [own] if own else list(config["datasets"])
-
-
-def round_seeds(config: dict) -> list[list[int]]:
-    """The seeds of each round: the config's `seeds`, then (adaptive_seeds) `step` new seeds
-    a round, counting on from the largest seed, until the rounds hold `max` seeds in all."""
-    rounds = [list(config["seeds"])]
-    adaptive = config.get("adaptive_seeds")
-    if not adaptive:
-        return rounds
-    total, next_seed = len(rounds[0]), max(rounds[0]) + 1
-    while total < adaptive["max"]:
-        size = min(adaptive["step"], adaptive["max"] - total)
-        rounds.append(list(range(next_seed, next_seed + size)))
-        total, next_seed = total + size, next_seed + size
-    return rounds
-
-
-def round_packs(config: dict) -> list[dict[str, tuple[int, ...]]]:
-    """The seeds of each training job of each round, by the job's name (its `pack`
-    wildcard): fixed chunks of seeds_per_job of the round's seeds in their order, so a seed
-    added at the end of `seeds` changes only the last chunk."""
-    packs = []
-    for seeds in round_seeds(config):
-        size = config["seeds_per_job"] or len(seeds)
-        chunks = [tuple(seeds[i:i + size]) for i in range(0, len(seeds), size)]
-        packs.append({pack_label(pack): pack for pack in chunks})
-    return packs
-
-
-def pack_label(pack: tuple[int, ...]) -> str:
-    """A pack's name in paths: its first and last seed, seeds0-4 (or seeds3 for one seed)."""
-    return f"seeds{pack[0]}" if len(pack) == 1 else f"seeds{pack[0]}-{pack[-1]}"
-
-
-def hparams(config: dict, ablation: str) -> dict:
-    """The ablation's full hyper-parameters: protocol defaults plus its overrides."""
-    return dict(sorted({**config["protocol"], **overrides(config["ablations"][ablation])}.items()))
-
-
-def overrides(spec: dict) -> dict:
-    """The protocol keys an ablation's entry sets (its description and dataset left out)."""
-    return {k: v for k, v in spec.items() if k not in ABLATION_INFO_KEYS}
-
-
-def config_hash(config: dict) -> str:
-    """Short, stable fingerprint of what a validated config computes (shown in the summary):
-    the run settings (RUN_SETTINGS), which change nothing computed, are left out."""
-    computed = {k: v for k, v in config.items() if k not in RUN_SETTINGS}
-    blob = json.dumps(computed, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
