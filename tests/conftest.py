@@ -15,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from mlpstudy.data import IDX_FILES  # noqa: E402
+from mlpstudy.datasets import IDX_FILES  # noqa: E402
 
 
 def write_idx(path: Path, array: np.ndarray) -> Path:

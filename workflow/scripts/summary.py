@@ -16,7 +16,7 @@ import platform
 
 import pandas as pd
 
-from mlpstudy.files import atomic_path
+from mlpstudy.files import write_text_atomic
 from mlpstudy.stats import VERDICT_RULES
 from mlpstudy.summary import git_commit, render, versions
 
@@ -42,6 +42,5 @@ html = render({
     "figures": [tuple(f) for f in sm.params.figures],
     "provenance": provenance, "checksums": checksums, "verdict_rules": VERDICT_RULES,
 })
-with atomic_path(sm.output.html) as tmp:
-    tmp.write_text(html, encoding="utf-8")
+write_text_atomic(sm.output.html, html)
 print(f"wrote {sm.output.html}: {len(html)} characters", file=sys.stderr)

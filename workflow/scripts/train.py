@@ -23,11 +23,10 @@ from datetime import datetime, timezone
 import torch
 
 from mlpstudy.checkpoints import bind_to_inputs, remove
-from mlpstudy.data import load_prepared
+from mlpstudy.datasets import load_prepared
 from mlpstudy.devices import choose_device
 from mlpstudy.live import TENSORBOARD_ROOT, TensorBoardCurves, tensorboard_dir
-from mlpstudy.runs import (metrics_csv, run_paths, run_record, write_json_atomic,
-                           write_text_atomic)
+from mlpstudy.runs import write_run
 from mlpstudy.speed import keep_freed_memory
 from mlpstudy.training import Interrupted, train_pack
 
@@ -74,8 +73,6 @@ job = {"dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "hpar
        "started_at": started_at, "job_wall_time_s": round(time.perf_counter() - started, 3),
        "dataset_sha256": data_sha256, "dataset_source": data["source"]}
 for seed, result in zip(seeds, results):
-    paths = run_paths(sm.output.runs, seed)
-    write_text_atomic(paths["metrics"], metrics_csv(result.rows))
-    write_json_atomic(paths["run"], run_record(job, seed, result))
+    write_run(sm.output.runs, job, seed, result)
 remove(checkpoints.values())
 log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from mlpstudy.data import load_prepared
+from mlpstudy.datasets import load_prepared
 from mlpstudy.figures import save, xor_boundary_figure
 from mlpstudy.runs import runs_of_packs
 from mlpstudy.training import train

@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .data import file_sha256
-from .runs import write_text_atomic
+from .files import file_sha256, write_text_atomic
 
 
 def _stamp(checkpoint: str | Path) -> Path:

@@ -1,20 +1,18 @@
-"""Writing a run's outputs: atomically, so a killed job never leaves a file that looks complete."""
+"""A run's outputs: its curves (metrics.csv) and its record (run.json), paths and contents.
+
+A training job writes them (atomically, through mlpstudy.files); aggregation and the
+rounds of adaptive seeds find them again.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .files import atomic_path
+from .files import write_json_atomic, write_text_atomic
 
 METRICS_HEADER = "step,epoch,split,metric,value"
 # A training job's output directory holds one directory per seed: seed{N}/metrics.csv, run.json.
 RUN_FILES = ("metrics.csv", "run.json")
 _SPLIT_ORDER = {"batch": 0, "train": 1, "test": 2}
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
 
 
 def metrics_csv(rows) -> str:
@@ -41,10 +39,6 @@ def runs_of_packs(pack_dirs: list, benchmarks: list | None = None) -> list[dict]
     benchmarks = benchmarks or [None] * len(pack_dirs)
     return [{**run_paths(folder, seed), "benchmark": bench}
             for folder, bench in zip(pack_dirs, benchmarks) for seed in seeds_in(folder)]
-
-
-def write_json_atomic(path: str | Path, obj: dict) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # run.json, key by key: the one list of its keys. run_record writes exactly these; the
@@ -75,6 +69,13 @@ RUN_JSON = {
     "torch_version": "torch of the job",
     "torchvision_version": "torchvision installed with it",
 }
+
+
+def write_run(pack_dir: str | Path, job: dict, seed: int, result) -> None:
+    """One seed's metrics.csv and run.json, in its pack's directory."""
+    paths = run_paths(pack_dir, seed)
+    write_text_atomic(paths["metrics"], metrics_csv(result.rows))
+    write_json_atomic(paths["run"], run_record(job, seed, result))
 
 
 def run_record(job: dict, seed: int, result) -> dict:

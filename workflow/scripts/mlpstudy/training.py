@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from .data import save_atomic
+from .files import save_atomic
 from .models import count_parameters, seeded_mlp
 from .objective import criterion, l2_penalty
 from .packed import PackedMLP

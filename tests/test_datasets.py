@@ -8,31 +8,29 @@ import pytest
 import torch
 
 from conftest import write_idx, write_tiny_idx_dataset
-from mlpstudy.data import (IDX_FILES, DataError, load_idx_dir, load_mnist_5k,
-                           load_torchvision_dataset, make_xor, parse_idx, read_idx)
+from mlpstudy.datasets import (IDX_FILES, DataError, load_idx_dir, load_mnist_5k,
+                               load_torchvision_dataset, make_xor, parse_idx)
 
 pytestmark = pytest.mark.unit
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.mark.parametrize("name", ["images.idx", "images.idx.gz"])
-def test_idx_round_trip(tmp_path, name):
+def test_idx_round_trip(tmp_path):
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    assert torch.equal(read_idx(write_idx(tmp_path / name, images)), torch.from_numpy(images))
+    raw = write_idx(tmp_path / "images.idx", images).read_bytes()
+    assert torch.equal(parse_idx(raw), torch.from_numpy(images))
 
 
 def test_truncated_idx_is_reported_with_its_sizes(tmp_path):
-    path = write_idx(tmp_path / "x.idx", np.zeros((5, 28, 28), np.uint8))
-    path.write_bytes(path.read_bytes()[:-10])
+    raw = write_idx(tmp_path / "x.idx", np.zeros((5, 28, 28), np.uint8)).read_bytes()
     with pytest.raises(DataError, match="truncated"):
-        read_idx(path)
+        parse_idx(raw[:-10], "x.idx")
 
 
-def test_non_idx_file_is_reported(tmp_path):
-    (tmp_path / "x.idx").write_text("<html>404 not found</html>")
+def test_non_idx_file_is_reported():
     with pytest.raises(DataError, match="not an IDX file"):
-        read_idx(tmp_path / "x.idx")
+        parse_idx(b"<html>404 not found</html>", "x.idx")
 
 
 def test_idx_directory_loads_as_flat_uint8_images_and_int64_labels(tmp_path):
@@ -40,6 +38,16 @@ def test_idx_directory_loads_as_flat_uint8_images_and_int64_labels(tmp_path):
     assert data["train_x"].shape == (40, 784) and data["train_x"].dtype == torch.uint8
     assert data["test_y"].shape == (10,) and data["test_y"].dtype == torch.int64
     assert data["classes"] == 4 and data["scale"] == pytest.approx(1 / 255)
+
+
+def test_gzipped_idx_files_load_as_the_plain_ones(tmp_path):
+    plain = write_tiny_idx_dataset(tmp_path / "plain", n_train=20, n_test=5)
+    zipped = tmp_path / "zipped"
+    zipped.mkdir()
+    for stem in IDX_FILES.values():
+        (zipped / f"{stem}.gz").write_bytes(gzip.compress((plain / stem).read_bytes()))
+    a, b = load_idx_dir(plain), load_idx_dir(zipped)
+    assert all(torch.equal(a[k], b[k]) for k in ("train_x", "train_y", "test_x", "test_y"))
 
 
 def test_checksum_mismatch_names_the_file_and_both_digests(tmp_path):

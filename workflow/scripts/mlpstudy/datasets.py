@@ -1,4 +1,4 @@
-"""Datasets: find, verify and convert them into one small tensor file each.
+"""Datasets: find, verify and convert each into one small tensor file, and load it back.
 
 A prepared file (`results/data/{dataset}.pt`) is a dict of plain tensors:
 `train_x`, `test_x` (uint8 pixels, or float32 features for xor), `train_y`,
@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from .files import atomic_path
 
 IDX_FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -79,11 +77,6 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> torch.Tensor:
                         "download? Replace it with a complete copy.")
     array = np.frombuffer(raw, dtype, offset=header).reshape(shape)
     return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
-
-
-def read_idx(path: str | Path) -> torch.Tensor:
-    path = Path(path)
-    return parse_idx(_read_bytes(path), str(path))
 
 
 def _find(directory: Path, stem: str) -> Path | None:
@@ -219,8 +212,8 @@ def make_xor(repeats: int, jitter: float, seed: int = 0) -> dict:
 def prepare(name: str, options: dict, download_dir: Path) -> dict:
     """Build the prepared dict of dataset `name`.
 
-    `options` holds only the config keys this dataset depends on: `xor` for xor,
-    `custom_datasets` for a custom one, `data_dirs` and `download` otherwise.
+    `options` holds only the config keys this dataset depends on (mlpstudy.plan.data_options):
+    `xor` for xor, `custom_datasets` for a custom one, `data_dirs` and `download` otherwise.
     """
     if name == "xor":
         return make_xor(**options["xor"])
@@ -229,12 +222,6 @@ def prepare(name: str, options: dict, download_dir: Path) -> dict:
     if name in options.get("custom_datasets", {}):
         return load_idx_dir(Path(options["custom_datasets"][name]))
     return load_torchvision_dataset(name, options["data_dirs"], options["download"], download_dir)
-
-
-def save_atomic(obj, path: str | Path) -> None:
-    """torch.save under a temporary name, then rename (see files.atomic_path)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def load_prepared(path: str | Path) -> dict:
@@ -246,11 +233,3 @@ def load_prepared(path: str | Path) -> dict:
         raise DataError(f"{path}: not a prepared dataset ({type(exc).__name__}): it is damaged "
                         "or was not written by prepare_dataset; delete it and rerun so the "
                         "prepare_dataset rule rebuilds it.") from exc
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
