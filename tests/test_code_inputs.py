@@ -30,7 +30,7 @@ def test_the_training_scripts_code_input_holds_every_module_it_runs():
     scripts = REPO / "workflow" / "scripts"
     modules = names(package_modules(scripts / "train.py", scripts / "mlpstudy"))
     # training imports the batched path only where it is used: still part of the job's code
-    assert {"training", "packed", "speed", "models", "datasets", "checkpoints", "runs"} <= set(modules)
+    assert {"training", "packed", "evaluation", "models", "datasets", "checkpoints", "runs"} <= set(modules)
     assert "figures" not in modules and "summary" not in modules
 
 

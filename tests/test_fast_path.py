@@ -1,4 +1,4 @@
-"""The speed work on the training path keeps the numbers: the light SGD takes torch.optim.SGD's
+"""The fast paths of training keep the numbers: the light SGD takes torch.optim.SGD's
 steps bitwise, chunked evaluation matches a one-shot one, a resumed momentum run matches an
 uninterrupted one, a training job on MNIST-sized data stays small (no torch._dynamo, < 1 GiB), and
 evaluation reuses freed memory instead of page-faulting it anew."""
@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from conftest import REPO
 from mlpstudy.config import hparam_defaults
 from mlpstudy.models import build_mlp
-from mlpstudy.speed import SGD, evaluate_module
-from mlpstudy.objective import criterion
+from mlpstudy.evaluation import evaluate_module
+from mlpstudy.objective import SGD, criterion
 from mlpstudy.training import train
 
 pytestmark = pytest.mark.unit
@@ -37,7 +37,7 @@ def test_light_sgd_takes_torch_optim_sgds_steps_bitwise(momentum, weight_decay):
     for _ in range(20):
         x, y = torch.randn(8, 20), torch.randint(0, 3, (8,))
         for model, opt in ((a, ours), (b, theirs)):
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             F.cross_entropy(model(x), y).backward()
             opt.step()
     for pa, pb in zip(a.parameters(), b.parameters()):
@@ -123,7 +123,7 @@ def test_a_training_job_on_mnist_sized_data_stays_under_1_gib_without_dynamo():
 @pytest.mark.parametrize("changes", [{}, {"activation": "gelu"}, {"activation": "maxout"},
                                      {"batch_norm": True, "dropout": 0.2}, {"hidden": [64, 32]}])
 def test_inference_forward_computes_the_models_eval_forward(changes):
-    from mlpstudy.speed import inference_forward
+    from mlpstudy.evaluation import inference_forward
     torch.manual_seed(2)
     model = build_mlp(hp(**{"hidden": [48], **changes}), 30, 5)
     model(torch.rand(64, 30)).sum().backward()  # batch-norm statistics move off their defaults
@@ -135,7 +135,7 @@ def test_inference_forward_computes_the_models_eval_forward(changes):
 
 
 def test_cpu_evaluation_chunks_keep_the_widest_layers_output_within_the_cache_budget():
-    from mlpstudy.speed import CPU_EVAL_BYTES, EVAL_CHUNK, eval_chunk
+    from mlpstudy.evaluation import CPU_EVAL_BYTES, EVAL_CHUNK, eval_chunk
     cpu = torch.device("cpu")
     assert eval_chunk(cpu, 256) == eval_chunk(cpu, 784) == EVAL_CHUNK["cpu"]
     assert eval_chunk(cpu, 2048) == EVAL_CHUNK["cpu"] // 2  # hidden_2048: 16 MiB a chunk
@@ -150,7 +150,7 @@ FAULTS_PROBE = textwrap.dedent("""
     from mlpstudy.config import hparam_defaults
     from mlpstudy.models import build_mlp
     from mlpstudy.objective import criterion
-    from mlpstudy.speed import evaluate_module, keep_freed_memory
+    from mlpstudy.evaluation import evaluate_module, keep_freed_memory
     kept = keep_freed_memory() if sys.argv[1] == "keep" else None
     hp = {{**hparam_defaults(), "activation": sys.argv[2]}}
     model, loss = build_mlp(hp, 784, 10), criterion(hp, 10)

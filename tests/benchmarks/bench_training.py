@@ -66,10 +66,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from mlpstudy.config import validate  # noqa: E402
 from mlpstudy.datasets import IDX_FILES, DataError, prepare  # noqa: E402
+from mlpstudy.evaluation import keep_freed_memory  # noqa: E402
 from mlpstudy.files import save_atomic  # noqa: E402
 from mlpstudy.models import build_mlp  # noqa: E402
 from mlpstudy.plan import hparams, round_packs  # noqa: E402
-from mlpstudy.speed import keep_freed_memory  # noqa: E402
 from mlpstudy.training import train_pack  # noqa: E402
 from conftest import copy_workflow, write_idx  # noqa: E402  (the tests' helpers)
 
@@ -156,7 +156,7 @@ def matmul_peak(device: torch.device, repeats: int) -> float:
     torch.mm (MKL on a CPU), and on a CPU also oneDNN's linear, which the project's
     evaluation uses: the peak is the better of the two, so the fraction is not flattered.
     """
-    from mlpstudy.speed import ONEDNN
+    from mlpstudy.evaluation import ONEDNN
     sizes = (4096, 8192) if device.type == "cuda" else (2048, 3072, 4096)
     best = 0.0
     for n in sizes:

@@ -25,9 +25,9 @@ import torch
 from mlpstudy.checkpoints import bind_to_inputs, remove
 from mlpstudy.datasets import load_prepared
 from mlpstudy.devices import choose_device
+from mlpstudy.evaluation import keep_freed_memory
 from mlpstudy.live import TENSORBOARD_ROOT, TensorBoardCurves, tensorboard_dir
 from mlpstudy.runs import write_run
-from mlpstudy.speed import keep_freed_memory
 from mlpstudy.training import Interrupted, train_pack
 
 sm = snakemake  # noqa: F821

@@ -66,7 +66,7 @@ def _activation(hp: dict, width: int) -> nn.Module:
 def build_mlp(hp: dict, in_features: int, classes: int) -> nn.Sequential:
     """Linear -> [BatchNorm] -> [LayerNorm] -> activation -> [Dropout] for each hidden width,
     then Linear. This is the one definition of the network: a pack of seeds (mlpstudy.packed)
-    and the fast CPU evaluation (mlpstudy.speed) run these modules as they are."""
+    and the fast CPU evaluation (mlpstudy.evaluation) run these modules as they are."""
     layers: list[nn.Module] = [nn.Flatten()]
     width_in = in_features
     for width in hp["hidden"]:

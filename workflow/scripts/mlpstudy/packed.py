@@ -1,4 +1,4 @@
-"""Several seeds of one ablation as one batched model: the GPU path of a pack.
+"""Several seeds of one ablation as one batched model: the GPU path of a pack of seeds.
 
 Member s is the model `models.seeded_mlp` makes for seed s (the same initial weights and
 dropout generator). Its parameters and buffers are stacked along a leading seed dimension
@@ -25,9 +25,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .evaluation import eval_chunk, evaluate, widest_output
 from .models import build_mlp, count_parameters, draws_randomness, seeded_mlp
-from .objective import criterion, l2_penalty
-from .speed import SGD, eval_chunk, evaluate, widest_output
+from .objective import criterion, optimizer, penalised
 
 # Eager steps before the CUDA graph is captured: they are real training steps, and
 # let the optimizer create its momentum buffers outside the graph.
@@ -51,8 +51,7 @@ class PackedMLP:
             self.network = build_mlp(hp, in_features, classes)
         self.segments = _segments(self.network)
         self.widest = widest_output(models[0])
-        self.optimizer = SGD(list(self.params.values()), lr=hp["lr"], momentum=hp["momentum"],
-                             weight_decay=hp["weight_decay"])
+        self.optimizer = optimizer(hp, list(self.params.values()))
         self.steps_taken, self.graph = 0, None
         random = any(draws_randomness(m) for m in self.network.modules())
         self.use_graph = (device.type == "cuda" and not random
@@ -100,10 +99,8 @@ class PackedMLP:
         logits, targets = self.forward(x[idx], training=True), y[idx]
         # Each member's mean loss as a run alone computes it (same kernel, same rounding).
         losses = torch.stack([self.loss_fn(logits[i], targets[i]) for i in range(self.members)])
-        objective = losses.sum()
-        if self.hp["l2"]:
-            objective = objective + l2_penalty(self.params.values(), self.hp["l2"])
-        self.optimizer.zero_grad(set_to_none=True)
+        objective = penalised(losses.sum(), self.params.values(), self.hp)
+        self.optimizer.zero_grad()
         objective.backward()
         self.optimizer.step()
         return losses.detach()
@@ -113,7 +110,7 @@ class PackedMLP:
         try:
             self.static_idx = idx.clone()
             graph = torch.cuda.CUDAGraph()
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad()
             with torch.cuda.graph(graph):
                 self.static_loss = self._step(x, y, self.static_idx)
             self.graph = graph

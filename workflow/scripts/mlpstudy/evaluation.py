@@ -1,8 +1,9 @@
-"""The speed machinery of a CPU training run: a light SGD, oneDNN evaluation, thread counts.
+"""Evaluation: each member's loss and accuracy over a whole split, in chunks, on any device.
 
-Measured on a 2-core AVX-512 CPU (the README's Performance section); none of it changes
-what is computed beyond float rounding, and tests/test_fast_path.py checks each piece
-against the plain PyTorch way.
+The one evaluation of a seed alone and of a pack of seeds. On a CPU it runs the network's
+linear layers through oneDNN and keeps its chunks' freed memory: measured on a 2-core
+AVX-512 CPU (docs/performance.md); none of it changes what is computed beyond float
+rounding, and tests/test_fast_path.py checks each piece against the plain PyTorch way.
 """
 from __future__ import annotations
 
@@ -40,13 +41,6 @@ def widest_output(model: torch.nn.Module) -> int:
                default=1)
 
 
-# Training steps below this many FLOPs run on one thread: thread synchronisation
-# costs more than it saves. On a 2-core CPU the report's step (batch 64, 203k
-# parameters, 78 MFLOP) took 1.4 ms on 1 thread and 2.5 ms on 2; from hidden 784
-# (240 MFLOP) the two tie and hidden 2048 (625 MFLOP) gains from 2 (7.6 vs 9.8 ms).
-SINGLE_THREAD_STEP_FLOP = 300e6
-
-
 # glibc's malloc returns freed blocks above 128 KiB to the OS (mmap, or trimming the heap's
 # top), so every evaluation chunk's activations (4-16 MiB) were page-faulted in anew: a GELU,
 # batch-norm or Maxout evaluation (two or more such tensors per chunk) spent 20-25% of its
@@ -65,47 +59,6 @@ def keep_freed_memory() -> bool:
         return False
     mallopt = ctypes.CDLL(None).mallopt
     return all(mallopt(option, value) == 1 for option, value in MALLOC_KEEP.values())
-
-
-class SGD:
-    """torch.optim.SGD's update (dampening 0, no Nesterov) without importing torch.optim's machinery.
-
-    Building a torch.optim optimizer imports torch._dynamo on first use: ~160 MB of
-    memory and ~1.5 s per training job, for compilation this loop never uses. The
-    arithmetic is torch.optim.SGD's, op for op, so the steps are bitwise the same
-    (tests/test_fast_path.py checks it against torch.optim.SGD).
-    """
-
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
-        self.params = list(params)
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
-        self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            grad = p.grad
-            if self.weight_decay != 0:
-                grad = grad.add(p, alpha=self.weight_decay)
-            if self.momentum != 0:
-                if self.buffers[i] is None:
-                    self.buffers[i] = torch.clone(grad).detach()
-                else:
-                    self.buffers[i].mul_(self.momentum).add_(grad, alpha=1)
-                grad = self.buffers[i]
-            p.add_(grad, alpha=-self.lr)
-
-    def state_dict(self) -> dict:
-        return {"momentum_buffers": list(self.buffers)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.buffers = list(state["momentum_buffers"])
 
 
 def _onednn_available() -> bool:
