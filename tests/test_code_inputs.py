@@ -29,8 +29,9 @@ def test_imports_are_followed_through_the_package(tmp_path):
 def test_the_training_scripts_code_input_holds_every_module_it_runs():
     scripts = REPO / "workflow" / "scripts"
     modules = names(package_modules(scripts / "train.py", scripts / "mlpstudy"))
-    # training imports the batched path only where it is used: still part of the job's code
-    assert {"training", "packed", "evaluation", "models", "datasets", "checkpoints", "runs"} <= set(modules)
+    # through training: both paths of a pack (single, packed) and what they run
+    assert {"training", "single", "packed", "evaluation", "objective", "models", "datasets",
+            "checkpoints", "runs", "files", "live", "devices"} <= set(modules)
     assert "figures" not in modules and "summary" not in modules
 
 

@@ -16,7 +16,7 @@ from mlpstudy.config import hparam_defaults
 from mlpstudy.models import build_mlp
 from mlpstudy.evaluation import evaluate_module
 from mlpstudy.objective import SGD, criterion
-from mlpstudy.training import train
+from mlpstudy.training import train_seed
 
 pytestmark = pytest.mark.unit
 
@@ -74,7 +74,7 @@ def test_a_resumed_momentum_run_equals_an_uninterrupted_one(tmp_path):
     setting = hp(hidden=[8], batch_size=16, epochs=3, eval_every=4, momentum=0.9, weight_decay=1e-3,
                  checkpoint_every=5)  # 8 steps an epoch: checkpoints at steps 5, 10, 15, 20
     quiet = lambda _: None  # noqa: E731
-    whole = train(setting, data, 0, torch.device("cpu"), log=quiet).rows
+    whole = train_seed(setting, data, 0, torch.device("cpu"), log=quiet).rows
 
     class Killed(Exception):
         pass
@@ -85,8 +85,8 @@ def test_a_resumed_momentum_run_equals_an_uninterrupted_one(tmp_path):
 
     checkpoint = tmp_path / "ckpt.pt"
     with pytest.raises(Killed):
-        train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=die_after_second_epoch)
-    resumed = train(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=quiet)
+        train_seed(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=die_after_second_epoch)
+    resumed = train_seed(setting, data, 0, torch.device("cpu"), checkpoint=checkpoint, log=quiet)
     assert resumed.resumed_from_step == 15  # in the middle of the second epoch
     assert resumed.rows == whole
 
@@ -97,7 +97,7 @@ PROBE = textwrap.dedent("""
     import torch
     torch.set_num_threads(1)
     from mlpstudy.config import hparam_defaults
-    from mlpstudy.training import train
+    from mlpstudy.training import train_seed
     g = torch.Generator().manual_seed(0)
     # MNIST-sized: 60,000 + 10,000 images of 784 pixels, the base MLP, two full evaluations.
     data = {{"train_x": torch.randint(0, 256, (60000, 784), generator=g, dtype=torch.uint8),
@@ -105,7 +105,7 @@ PROBE = textwrap.dedent("""
              "test_x": torch.randint(0, 256, (10000, 784), generator=g, dtype=torch.uint8),
              "test_y": torch.randint(0, 10, (10000,), generator=g), "scale": 1 / 255, "classes": 10}}
     hp = {{**hparam_defaults(), "max_steps": 20}}
-    result = train(hp, data, 0, torch.device("cpu"), log=lambda _: None)
+    result = train_seed(hp, data, 0, torch.device("cpu"), log=lambda _: None)
     print(json.dumps({{"steps": result.steps, "dynamo": "torch._dynamo" in sys.modules,
                       "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
 """)

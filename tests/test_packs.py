@@ -15,7 +15,7 @@ from mlpstudy.config import validate
 from mlpstudy.plan import hparams
 from mlpstudy.datasets import load_mnist_5k
 from mlpstudy.packed import PackedMLP
-from mlpstudy.training import fit, to_device, train, train_pack
+from mlpstudy.training import loop, to_device, train_pack, train_seed
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def assert_same_curves(alone, packed, rel_loss=1e-4, abs_accuracy=0.003):
 @pytest.mark.parametrize("ablation", ABLATIONS)
 def test_a_batched_pack_trains_each_seed_as_it_trains_alone(mnist_5k, ablation):
     hp = setting(ablation)
-    alone = [train(hp, mnist_5k, seed, CPU, log=quiet) for seed in SEEDS]
+    alone = [train_seed(hp, mnist_5k, seed, CPU, log=quiet) for seed in SEEDS]
     packed = train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, log=quiet)
     assert [r.param_count for r in packed] == [r.param_count for r in alone]
     # Maxout's max over pieces amplifies rounding: where two pieces nearly tie, rounding
@@ -74,7 +74,7 @@ def test_a_batched_pack_trains_each_seed_as_it_trains_alone(mnist_5k, ablation):
 def test_on_the_cpu_a_pack_is_bitwise_its_seeds_alone_whatever_its_mates(mnist_5k):
     hp = setting("dropout", max_steps=25, eval_every=10)
     pack = train_pack(hp, mnist_5k, [3, 7], CPU, log=quiet)
-    assert [r.rows for r in pack] == [train(hp, mnist_5k, s, CPU, log=quiet).rows for s in (3, 7)]
+    assert [r.rows for r in pack] == [train_seed(hp, mnist_5k, s, CPU, log=quiet).rows for s in (3, 7)]
     assert train_pack(hp, mnist_5k, [7], CPU, log=quiet)[0].rows == pack[1].rows
 
 
@@ -90,13 +90,13 @@ def test_a_diverging_member_stops_alone_and_its_mates_train_on(mnist_5k):
     model = PackedMLP(hp, 784, 10, SEEDS, CPU)
     with torch.no_grad():
         model.params["1.weight"][1].fill_(1e30)  # member 1's logits overflow: loss inf
-    results = fit(model, hp, to_device(mnist_5k, CPU), SEEDS, log=quiet)
+    results = loop(model, hp, to_device(mnist_5k, CPU), SEEDS, log=quiet)
     assert results[1].status == "diverged" and results[1].steps == 10
     assert results[1].diverged_at_step is not None and results[1].diverged_at_step <= 10
     assert max(r[0] for r in results[1].rows) == 10  # nothing recorded after it stopped
     for seed, result in zip(SEEDS[::2], results[::2]):
         assert result.status == "ok" and result.steps == 30
-        assert_same_curves(train(hp, mnist_5k, seed, CPU, log=quiet), result)
+        assert_same_curves(train_seed(hp, mnist_5k, seed, CPU, log=quiet), result)
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -133,7 +133,7 @@ def test_on_divergence_fail_fails_the_pack_naming_the_seed(mnist_5k):
 
 
 def stop_after(steps: int):
-    """should_stop for fit: true after `steps` training steps (it is asked once a step)."""
+    """should_stop for the loop: true after `steps` training steps (it is asked once a step)."""
     asked = iter(range(1, 10 ** 9))
     return lambda: next(asked) >= steps
 

@@ -9,7 +9,7 @@ from mlpstudy.config import hparam_defaults
 from mlpstudy.datasets import make_xor
 from mlpstudy.models import build_mlp
 from mlpstudy.objective import criterion, l2_penalty
-from mlpstudy.training import Diverged, train
+from mlpstudy.training import Diverged, train_seed
 
 pytestmark = pytest.mark.unit
 
@@ -65,7 +65,7 @@ def test_explicit_l2_takes_the_same_steps_as_weight_decay():
 
 
 def test_training_records_every_evaluation_and_every_step():
-    result = train(hp(hidden=[8], batch_size=10, eval_every=4), random_data(), 0, torch.device("cpu"),
+    result = train_seed(hp(hidden=[8], batch_size=10, eval_every=4), random_data(), 0, torch.device("cpu"),
                    log=lambda _: None)
     steps = math.ceil(96 / 10)
     batch_steps = [r[0] for r in result.rows if r[2] == "batch"]
@@ -77,7 +77,7 @@ def test_training_records_every_evaluation_and_every_step():
 
 
 def test_same_seed_same_curves_other_seed_other_curves():
-    run = lambda seed: train(hp(hidden=[8], batch_size=16, dropout=0.2), random_data(), seed,
+    run = lambda seed: train_seed(hp(hidden=[8], batch_size=16, dropout=0.2), random_data(), seed,
                              torch.device("cpu"), log=lambda _: None).rows
     assert run(3) == run(3)
     assert run(3) != run(4)
@@ -90,17 +90,17 @@ def test_xor_is_solved_by_its_configured_ablation():
     from mlpstudy.plan import hparams
     config = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     for seed in range(5):
-        result = train(hparams(config, "xor"), make_xor(repeats=1, jitter=0.0), seed, torch.device("cpu"), log=lambda _: None)
+        result = train_seed(hparams(config, "xor"), make_xor(repeats=1, jitter=0.0), seed, torch.device("cpu"), log=lambda _: None)
         assert result.final["train_accuracy"] == 1.0, f"seed {seed} did not solve XOR"
 
 
 def test_divergence_is_recorded_or_fails_as_configured():
     setting = hp(hidden=[32], activation="maxout", lr=1e3, momentum=0.9, batch_size=8, eval_every=2)
-    result = train(setting, random_data(), 0, torch.device("cpu"), log=lambda _: None)
+    result = train_seed(setting, random_data(), 0, torch.device("cpu"), log=lambda _: None)
     assert result.status == "diverged" and result.diverged_at_step is not None
     assert result.steps < math.ceil(96 / 8)  # stopped early
     with pytest.raises(Diverged, match="diverged"):
-        train(setting, random_data(), 0, torch.device("cpu"), on_divergence="fail", log=lambda _: None)
+        train_seed(setting, random_data(), 0, torch.device("cpu"), on_divergence="fail", log=lambda _: None)
 
 
 def test_an_unreadable_checkpoint_is_ignored_and_the_run_starts_over(tmp_path):
@@ -108,8 +108,8 @@ def test_an_unreadable_checkpoint_is_ignored_and_the_run_starts_over(tmp_path):
     checkpoint.write_bytes(b"\x80\x02 half a checkpoint")
     lines = []
     setting = hp(hidden=[8], batch_size=16, epochs=2)
-    result = train(setting, random_data(), 0, torch.device("cpu"), checkpoint=checkpoint,
+    result = train_seed(setting, random_data(), 0, torch.device("cpu"), checkpoint=checkpoint,
                    log=lines.append)
-    fresh = train(setting, random_data(), 0, torch.device("cpu"), log=lambda _: None)
+    fresh = train_seed(setting, random_data(), 0, torch.device("cpu"), log=lambda _: None)
     assert any("ignoring unreadable checkpoint" in line for line in lines)
     assert result.resumed_from_step == 0 and result.rows == fresh.rows

@@ -12,7 +12,7 @@ Inputs:  Fashion-MNIST IDX files from the config's `data_dirs` (Debian's
 Outputs: a results table on stdout; `--json PATH` also writes every number as JSON.
 
 In one process it measures
-  1. the project's training path (mlpstudy.training.train) for one run of the
+  1. the project's training path (mlpstudy.training.train_pack) for one run of the
      report's protocol (base MLP 784-256-10, SGD lr 0.1, batch 64, one epoch, full
      train + test evaluation every 20 iterations), from the prepared tensor file;
   2. the same protocol written the usual way: torchvision's FashionMNIST dataset
@@ -278,15 +278,15 @@ STANDALONE = textwrap.dedent("""
     torch.set_num_threads(1)
     import yaml
     from mlpstudy.config import validate
-    from mlpstudy.plan import hparams
     from mlpstudy.datasets import load_prepared
     from mlpstudy.files import write_json_atomic, write_text_atomic
+    from mlpstudy.plan import hparams
     from mlpstudy.runs import metrics_csv
-    from mlpstudy.training import train
+    from mlpstudy.training import train_seed
     config = validate(yaml.safe_load(open({config!r})))
     hp = hparams(config, {ablation!r})
     data = load_prepared({data!r})
-    result = train(hp, data, {seed}, torch.device("cpu"), log=lambda _: None)
+    result = train_seed(hp, data, {seed}, torch.device("cpu"), log=lambda _: None)
     write_text_atomic({out!r} + "/metrics.csv", metrics_csv(result.rows))
     write_json_atomic({out!r} + "/run.json", {{"hparams": hp, "final": result.final,
                       "status": result.status, "param_count": result.param_count}})

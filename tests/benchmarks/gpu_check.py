@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from mlpstudy.config import hparam_defaults  # noqa: E402
 from mlpstudy.datasets import DataError, load_torchvision_dataset  # noqa: E402
 from mlpstudy.devices import choose_device  # noqa: E402
-from mlpstudy.training import train, train_pack  # noqa: E402
+from mlpstudy.training import train_pack, train_seed  # noqa: E402
 
 SEEDS = [0, 1, 2, 3, 4]
 
@@ -51,7 +51,7 @@ def timed_run(hp, data, device):
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    result = train(hp, data, 0, device, log=lambda _: None)
+    result = train_seed(hp, data, 0, device, log=lambda _: None)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return result, time.perf_counter() - start
@@ -84,7 +84,7 @@ def check_packs(base: dict, data: dict, device) -> list[str]:
                               ("dropout", {"dropout": 0.2}), ("batch_norm", {"batch_norm": True}),
                               ("layer_norm", {"layer_norm": True})):
         hp = {**base, **changes, "max_steps": 60}
-        alone = [train(hp, data, s, device, log=quiet) for s in SEEDS]
+        alone = [train_seed(hp, data, s, device, log=quiet) for s in SEEDS]
         for graphs in ("1", "0"):
             os.environ["MLPSTUDY_CUDA_GRAPHS"] = graphs
             packed = train_pack(hp, data, SEEDS, device, log=quiet)
@@ -101,7 +101,7 @@ def check_packs(base: dict, data: dict, device) -> list[str]:
               f"(worst {worst_difference(mates, packed[2])})")
     train_pack({**base, "max_steps": 40}, data, SEEDS, device, log=quiet)  # warm-up
     packed, pack_s = timed(lambda: train_pack(base, data, SEEDS, device, log=quiet))
-    _, alone_s = timed(lambda: [train(base, data, s, device, log=quiet) for s in SEEDS])
+    _, alone_s = timed(lambda: [train_seed(base, data, s, device, log=quiet) for s in SEEDS])
     print(f"full base run, {len(SEEDS)} seeds: one batched pack {pack_s:.2f} s, one after "
           f"another {alone_s:.2f} s ({alone_s / pack_s:.1f}x); in a pack, final test accuracy "
           f"{[round(r.final['test_accuracy'], 4) for r in packed]}")

@@ -106,17 +106,6 @@ def get_pack_seeds(wildcards):
     return list(PACKS[wildcards.pack])
 
 
-def get_checkpoints(wildcards):
-    """Checkpoint paths of a pack's job: one per seed (trained one after another) and one
-    for the pack (trained batched). Outside the declared outputs, so Snakemake never
-    deletes them when a job dies."""
-    folder = f"results/checkpoints/{wildcards.dataset}/{wildcards.ablation}"
-    return {
-        **{seed: f"{folder}/seed{seed}.pt" for seed in get_pack_seeds(wildcards)},
-        "pack": f"{folder}/{wildcards.pack}.pt",
-    }
-
-
 def get_train_priority(wildcards):
     return plan.train_priority(STUDY, wildcards.dataset, wildcards.ablation)
 

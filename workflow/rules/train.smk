@@ -28,6 +28,5 @@ rule train:
         hparams=get_hparams,
         seeds=get_pack_seeds,
         on_divergence=STUDY["on_divergence"],
-        checkpoints=get_checkpoints,
     script:
         "../scripts/train.py"

@@ -4,8 +4,9 @@ Inputs:  snakemake.input.data -- results/data/{dataset}.pt; input.code -- the pa
 Outputs: output.runs -- the pack's directory results/runs/{dataset}/{ablation}/{pack}, with per
          seed seed{N}/metrics.csv (step, epoch, split, metric, value) and seed{N}/run.json
          (hyper-parameters, parameter count, device, status, timings, versions, dataset checksum).
-Params:  hparams (resolved dict), seeds (the pack), on_divergence, checkpoints (seed or "pack" ->
-         path outside the outputs, so Snakemake never deletes them when a job dies).
+Params:  hparams (resolved dict), seeds (the pack), on_divergence.
+Checkpoints: under results/checkpoints/ (mlpstudy.checkpoints), outside the outputs, so
+         Snakemake never deletes them when a job dies; removed once the outputs are written.
 Resources/threads: gpu (0 or 1): 1 claims a free GPU slot (mlpstudy.devices), falling back to
          the CPU where CUDA does not work; threads sets torch's thread count.
 Config:  tensorboard -- write each seed's curves live under results/tensorboard/ (mlpstudy.live);
@@ -22,9 +23,9 @@ from datetime import datetime, timezone
 
 import torch
 
-from mlpstudy.checkpoints import bind_to_inputs, remove
+from mlpstudy import checkpoints
 from mlpstudy.datasets import load_prepared
-from mlpstudy.devices import choose_device
+from mlpstudy.devices import choose_device, trains_batched
 from mlpstudy.evaluation import keep_freed_memory
 from mlpstudy.live import TENSORBOARD_ROOT, TensorBoardCurves, tensorboard_dir
 from mlpstudy.runs import write_run
@@ -37,17 +38,19 @@ torch.set_num_threads(sm.threads)
 keep_freed_memory()  # evaluation chunks reuse memory instead of page-faulting it anew
 log = lambda line: print(line, file=sys.stderr)  # noqa: E731
 hp, seeds = dict(sm.params.hparams), [int(s) for s in sm.params.seeds]
-checkpoints = {("pack" if k == "pack" else int(k)): v for k, v in sm.params.checkpoints.items()}
+dataset, ablation = sm.wildcards.dataset, sm.wildcards.ablation
 # A GPU job holds its GPU slot (a lock released when this process ends) until it exits.
 device, gpu_slot = choose_device(int(sm.resources.get("gpu", 0)), log=log)
-batched = device.type == "cuda"
-log(f"{sm.wildcards.dataset}/{sm.wildcards.ablation} seeds {seeds} on {device}"
+batched = trains_batched(device)
+log(f"{dataset}/{ablation} seeds {seeds} on {device}"
     f"{f' (GPU {gpu_slot.gpu_id})' if gpu_slot else ''} with {sm.threads} thread(s), "
     f"{'batched' if batched else 'one seed after another'}\n"
     f"hyper-parameters: {json.dumps(hp, sort_keys=True)}")
 
-log(f"checkpoints: {', '.join(sorted(set(map(str, checkpoints.values()))))}")
-data_sha256 = bind_to_inputs(checkpoints.values(), sm.input.data, sm.input.code, log=log)
+checkpoint_paths = checkpoints.of_job(dataset, ablation, sm.wildcards.pack, seeds)
+log(f"checkpoints: {', '.join(sorted(set(map(str, checkpoint_paths.values()))))}")
+data_sha256 = checkpoints.bind_to_inputs(checkpoint_paths.values(), sm.input.data, sm.input.code,
+                                         log=log)
 data = load_prepared(sm.input.data)
 
 # SLURM sends SIGTERM at a time limit or preemption (then SIGKILL): save the current step
@@ -57,22 +60,21 @@ signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
 curves = None
 if sm.config["tensorboard"]:
     def curves(seed):
-        return TensorBoardCurves(tensorboard_dir(TENSORBOARD_ROOT, sm.wildcards.dataset,
-                                                 sm.wildcards.ablation, seed))
+        return TensorBoardCurves(tensorboard_dir(TENSORBOARD_ROOT, dataset, ablation, seed))
     log(f"live curves: tensorboard --logdir {TENSORBOARD_ROOT}")
 try:
     results = train_pack(hp, data, seeds, device, on_divergence=sm.params.on_divergence,
-                         checkpoints=checkpoints, batched=batched, log=log,
+                         checkpoints=checkpoint_paths, batched=batched, log=log,
                          should_stop=lambda: bool(terminated), curves=curves)
 except Interrupted as exc:
     log(f"SIGTERM: {exc}; run the study again to resume")
     sys.exit(128 + signal.SIGTERM)
 
-job = {"dataset": sm.wildcards.dataset, "ablation": sm.wildcards.ablation, "hparams": hp,
+job = {"dataset": dataset, "ablation": ablation, "hparams": hp,
        "pack_seeds": seeds, "batched": batched, "device": device, "threads": sm.threads,
        "started_at": started_at, "job_wall_time_s": round(time.perf_counter() - started, 3),
        "dataset_sha256": data_sha256, "dataset_source": data["source"]}
 for seed, result in zip(seeds, results):
     write_run(sm.output.runs, job, seed, result)
-remove(checkpoints.values())
+checkpoints.remove(checkpoint_paths.values())
 log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))

@@ -22,7 +22,7 @@ import torch
 from mlpstudy.datasets import load_prepared
 from mlpstudy.figures import save, xor_boundary_figure
 from mlpstudy.runs import runs_of_packs
-from mlpstudy.training import train
+from mlpstudy.training import train_seed
 
 MAX_PANELS = 5
 sm = snakemake  # noqa: F821
@@ -33,7 +33,7 @@ for paths in runs_of_packs(sm.input.runs):
     run = json.loads(paths["run"].read_text())
     if run["status"] != "ok" or len(models) == MAX_PANELS:
         continue
-    result = train(run["hparams"], data, run["seed"], torch.device("cpu"),
+    result = train_seed(run["hparams"], data, run["seed"], torch.device("cpu"),
                    log=lambda line: print(line, file=sys.stderr))
     models.append((run["seed"], result.model))
     same = all(math.isclose(result.final[k], run["final"][k], abs_tol=1e-6) for k in run["final"])

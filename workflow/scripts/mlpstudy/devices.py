@@ -1,4 +1,4 @@
-"""Choosing the device of a training job, in one place.
+"""Choosing the device of a training job, and how a pack of seeds trains on it, in one place.
 
 Snakemake counts GPUs (`--resources gpu=N`) but does not say which one a job gets
 (snakemake issue #281). So a job that was given a GPU claims one of the machine's
@@ -167,3 +167,10 @@ def choose_device(gpu_resource: int, log: Callable[[str], None] = lambda line: N
         torch.cuda.set_device(device)  # stray allocations land on our GPU, not cuda:0
         return device, slot
     return torch.device("cpu"), None
+
+
+def trains_batched(device: "torch.device") -> bool:
+    """Whether a pack of seeds trains as one batched model on `device`: on a GPU, where
+    per-step launches dominate; not on a CPU, where batched matmuls measured no faster
+    and the seeds train one after another, each bitwise the run it is alone."""
+    return device.type == "cuda"

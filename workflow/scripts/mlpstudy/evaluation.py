@@ -131,7 +131,7 @@ def evaluate(forward: Callable, loss_sums: Callable, x: torch.Tensor, y: torch.T
 
     forward(rows) gives the logits of every member, (members, rows, classes) (or (rows,
     classes) for one); loss_sums(logits, targets) each member's loss summed over the rows.
-    The one evaluation of a seed alone and of a pack (mlpstudy.training, mlpstudy.packed).
+    The one evaluation of a seed alone and of a pack (mlpstudy.single, mlpstudy.packed).
     """
     loss_sum = torch.zeros(members, device=x.device, dtype=torch.float64)
     correct = torch.zeros(members, device=x.device, dtype=torch.int64)

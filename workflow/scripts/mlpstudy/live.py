@@ -1,6 +1,8 @@
-"""Live curves while a study runs: each run's metrics as TensorBoard event files.
+"""What a training job shows while it runs: progress lines in its log and live curves.
 
-`tensorboard --logdir results/tensorboard` shows every run as it trains, one run
+Progress: a line in the job's log at every tenth of its steps.
+
+Live curves: `tensorboard --logdir results/tensorboard` shows every run as it trains, one run
 directory per dataset/ablation/seed, with the scalars and steps of its metrics.csv
 (tags `batch/loss`, `train/loss`, `train/accuracy`, `test/loss`, `test/accuracy`;
 TensorBoard keeps them as 32-bit floats). The training loop hands rows over as it
@@ -17,6 +19,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 # Where a study's event files go (relative to the working directory, like results/).
 TENSORBOARD_ROOT = "results/tensorboard"
@@ -66,3 +69,44 @@ class TensorBoardCurves:
 def tensorboard_dir(root: str | Path, dataset: str, ablation: str, seed: int) -> Path:
     """A run's directory of event files: one TensorBoard run per dataset/ablation/seed."""
     return Path(root) / dataset / ablation / f"seed{seed}"
+
+
+class Progress:
+    """A pack's progress as a line in its job's log at every tenth of its training steps:
+    its seeds, step/total, steps per second, elapsed time and the time left at that rate.
+    Steps a resumed job had done before, or that a diverged run will not take, count as
+    done but not towards the rate."""
+
+    def __init__(self, seeds: list[int], total: int, how: str, log: Callable[[str], None]):
+        self.seeds, self.total, self.how, self.log = list(seeds), max(total, 1), how, log
+        self.done = self.skipped = 0
+        self.tenths = 0  # tenths of the total reported so far
+        self.started = time.perf_counter()
+
+    def advance(self) -> None:
+        self.done += 1
+        if 10 * self.done >= (self.tenths + 1) * self.total:
+            self.report()
+
+    def skip(self, steps: int) -> None:
+        self.done, self.skipped = self.done + steps, self.skipped + steps
+        if self.done >= self.total and self.tenths < 10:
+            self.report()
+        self.tenths = max(self.tenths, 10 * self.done // self.total)
+
+    def report(self) -> None:
+        self.tenths = 10 * self.done // self.total
+        elapsed = time.perf_counter() - self.started
+        rate = (self.done - self.skipped) / elapsed if elapsed > 0 else 0.0
+        left = (f"about {_duration((self.total - self.done) / rate)} left" if rate
+                else "time left unknown")
+        self.log(f"progress: seeds {', '.join(map(str, self.seeds))} ({len(self.seeds)}, "
+                 f"{self.how}): step {self.done}/{self.total} "
+                 f"({100 * self.done / self.total:.0f}%), {rate:.1f} steps/s, "
+                 f"{_duration(elapsed)} elapsed, {left}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 6000 else f"{seconds / 3600:.1f} h"

@@ -1,6 +1,6 @@
 """What a run minimises and how: the configured loss, the explicit L2 penalty and the SGD.
 
-Below both one seed's model (mlpstudy.training) and the batched pack of seeds
+Below both one seed's model (mlpstudy.single) and the batched pack of seeds
 (mlpstudy.packed), which use the same definitions.
 """
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""One training run of the protocol, top to bottom.
+"""The training loop: a pack of seeds of one ablation, from prepared data to each seed's curves.
 
-The whole dataset lives on the device as one float tensor; batches are slices
-of a seeded `torch.randperm`; evaluation covers the full train and test sets in
-large chunks. Per-step losses stay on the device and are read back only at
-evaluations, so a GPU never waits on the host inside an epoch.
+`train_pack` is a training job's work; `loop` is the loop itself, top to bottom like
+pytorch/examples' mnist train(): each epoch a seeded batch order, a step per batch, an
+evaluation every eval_every steps, a checkpoint every checkpoint_every steps. The whole
+dataset lives on the device as one float tensor; batches are slices of a seeded
+`torch.randperm`; evaluation covers the full train and test sets. Per-step losses stay on
+the device and are read back only at evaluations, so a GPU never waits on the host inside
+an epoch.
 """
 from __future__ import annotations
 
@@ -15,21 +18,19 @@ from typing import Callable
 
 import torch
 
-from .files import save_atomic
-from .models import count_parameters, seeded_mlp
-from .evaluation import evaluate_module
-from .objective import criterion, optimizer, penalised
+from .checkpoints import save_state, saved_state
+from .devices import trains_batched
+from .live import Progress
 from .packed import PackedMLP
-
-# Training steps below this many FLOPs run on one thread: thread synchronisation
-# costs more than it saves. On a 2-core CPU the report's step (batch 64, 203k
-# parameters, 78 MFLOP) took 1.4 ms on 1 thread and 2.5 ms on 2; from hidden 784
-# (240 MFLOP) the two tie and hidden 2048 (625 MFLOP) gains from 2 (7.6 vs 9.8 ms).
-SINGLE_THREAD_STEP_FLOP = 300e6
+from .single import SingleMLP
 
 
 class Diverged(RuntimeError):
     """Raised instead of recording a diverged run when on_divergence is 'fail'."""
+
+
+class Interrupted(RuntimeError):
+    """Training was asked to stop (SIGTERM) and saved a checkpoint of its current step."""
 
 
 @dataclass
@@ -42,7 +43,7 @@ class RunResult:
     final: dict = field(default_factory=dict)
     resumed_from_step: int = 0
     seconds: float = 0.0  # training time (of the whole pack when its seeds train batched)
-    model: torch.nn.Module | None = None  # the trained model (the XOR figure draws its boundary)
+    model: torch.nn.Module | None = None  # the trained model, from train_seed (XOR figure)
 
 
 def to_device(data: dict, device: torch.device) -> dict:
@@ -55,158 +56,64 @@ def to_device(data: dict, device: torch.device) -> dict:
     return out
 
 
-class SingleModel:
-    """One seed's model, optimizer and dropout generator: the pack-of-one that the loop drives.
-
-    This is the CPU path (and seeds_per_job: 1 anywhere): nn.Linear's kernels, oneDNN
-    evaluation, and one thread for small training steps, all threads for evaluations.
-    """
-
-    def __init__(self, hp: dict, in_features: int, classes: int, seed: int, device: torch.device):
-        module, self.generator = seeded_mlp(hp, in_features, classes, seed, device)
-        self.module = module.to(device)
-        self.hp, self.loss_fn = hp, criterion(hp, classes)
-        self.optimizer = optimizer(hp, self.module.parameters())
-        self.param_count = count_parameters(self.module)
-        self.eval_threads = torch.get_num_threads()
-        step_flop = 6 * hp["batch_size"] * self.param_count  # forward + backward
-        self.step_threads = 1 if step_flop < SINGLE_THREAD_STEP_FLOP else self.eval_threads
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """One SGD step on rows idx[0] of (x, y); returns the batch loss, shape (1,), on the device."""
-        torch.set_num_threads(self.step_threads)  # ~0.1 us: cheap enough for every step
-        idx = idx[0]
-        loss = self.loss_fn(self.module(x[idx]), y[idx])
-        objective = penalised(loss, self.module.parameters(), self.hp)
-        self.optimizer.zero_grad()
-        objective.backward()
-        self.optimizer.step()
-        return loss.detach().view(1)
-
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
-        torch.set_num_threads(self.eval_threads)
-        loss, accuracy = evaluate_module(self.module, x, y, self.loss_fn)
-        return [loss], [accuracy]
-
-    def state_dict(self) -> dict:
-        return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "dropout": [self.generator.get_state()]}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["dropout"][0])
-
-
-def train(hp: dict, data: dict, seed: int, device: torch.device, *,
-          on_divergence: str = "record", checkpoint: str | Path | None = None,
-          log: Callable[[str], None] = print) -> RunResult:
-    """Train one model of hyper-parameters `hp` on prepared `data`; return its curves."""
-    tensors = to_device(data, device)
-    model = SingleModel(hp, tensors["train_x"].shape[1], data["classes"], seed, device)
-    (result,) = fit(model, hp, tensors, [seed], on_divergence=on_divergence,
-                    checkpoint=checkpoint, log=log)
-    result.model = model.module
-    return result
-
-
-def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
-               on_divergence: str = "record", checkpoints: dict | None = None,
-               batched: bool | None = None, log: Callable[[str], None] = print,
-               should_stop: Callable[[], bool] | None = None,
-               curves: Callable[[int], object] | None = None) -> list[RunResult]:
-    """Train each of `seeds` with hyper-parameters `hp`; one RunResult per seed, in order.
-
-    Batched (the default on a GPU): all seeds as one stacked model (mlpstudy.packed),
-    checkpointed together under checkpoints["pack"]. Otherwise (the default on a CPU,
-    where batched matmuls measured no faster) one seed after another in this process,
-    each exactly the run it is alone, checkpointed under checkpoints[seed].
-    The log gets a progress line at every tenth of the pack's steps; `curves(seed)`, if
-    given, is where a seed's rows go as they are recorded (mlpstudy.live).
-    """
-    checkpoints = checkpoints or {}
-    tensors = to_device(data, device)
-    in_features, classes = tensors["train_x"].shape[1], data["classes"]
-    steps = planned_steps(hp, len(tensors["train_x"]))
-    options = dict(on_divergence=on_divergence, log=log, should_stop=should_stop, curves=curves)
-    if device.type == "cuda" if batched is None else batched:
-        model = PackedMLP(hp, in_features, classes, seeds, device, log=log)
-        progress = Progress(seeds, steps, "batched", log)
-        return fit(model, hp, tensors, seeds, checkpoint=checkpoints.get("pack"),
-                   progress=progress, **options)
-    results = []
-    progress = Progress(seeds, steps * len(seeds), "one after another", log)
-    for seed in seeds:
-        model = SingleModel(hp, in_features, classes, seed, device)
-        results += fit(model, hp, tensors, [seed], checkpoint=checkpoints.get(seed),
-                       progress=progress, **options)
-    return results
-
-
 def planned_steps(hp: dict, rows: int) -> int:
     """Training steps of one run over `rows` training rows: every epoch, or max_steps."""
     steps = hp["epochs"] * math.ceil(rows / hp["batch_size"])
     return min(steps, hp["max_steps"]) if hp["max_steps"] else steps
 
 
-class Progress:
-    """A pack's progress as a line in its job's log at every tenth of its training steps:
-    its seeds, step/total, steps per second, elapsed time and the time left at that rate.
-    Steps a resumed job had done before, or that a diverged run will not take, count as
-    done but not towards the rate."""
+def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
+               batched: bool | None = None, on_divergence: str = "record",
+               checkpoints: dict | None = None, log: Callable[[str], None] = print,
+               should_stop: Callable[[], bool] | None = None,
+               curves: Callable[[int], object] | None = None) -> list[RunResult]:
+    """Train each of `seeds` with hyper-parameters `hp` on prepared `data`; one RunResult
+    per seed, in order.
 
-    def __init__(self, seeds: list[int], total: int, how: str, log: Callable[[str], None]):
-        self.seeds, self.total, self.how, self.log = list(seeds), max(total, 1), how, log
-        self.done = self.skipped = 0
-        self.tenths = 0  # tenths of the total reported so far
-        self.started = time.perf_counter()
-
-    def advance(self) -> None:
-        self.done += 1
-        if 10 * self.done >= (self.tenths + 1) * self.total:
-            self.report()
-
-    def skip(self, steps: int) -> None:
-        self.done, self.skipped = self.done + steps, self.skipped + steps
-        if self.done >= self.total and self.tenths < 10:
-            self.report()
-        self.tenths = max(self.tenths, 10 * self.done // self.total)
-
-    def report(self) -> None:
-        self.tenths = 10 * self.done // self.total
-        elapsed = time.perf_counter() - self.started
-        rate = (self.done - self.skipped) / elapsed if elapsed > 0 else 0.0
-        left = (f"about {_duration((self.total - self.done) / rate)} left" if rate
-                else "time left unknown")
-        self.log(f"progress: seeds {', '.join(map(str, self.seeds))} ({len(self.seeds)}, "
-                 f"{self.how}): step {self.done}/{self.total} "
-                 f"({100 * self.done / self.total:.0f}%), {rate:.1f} steps/s, "
-                 f"{_duration(elapsed)} elapsed, {left}")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 100:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 6000 else f"{seconds / 3600:.1f} h"
+    Batched (by default where devices.trains_batched says so: a GPU): all seeds as one
+    stacked model (mlpstudy.packed), checkpointed together under checkpoints["pack"].
+    Otherwise one seed after another in this process, each exactly the run it is alone
+    (mlpstudy.single), checkpointed under checkpoints[seed]. The log gets a progress line at
+    every tenth of the pack's steps; `curves(seed)`, if given, is where a seed's rows go as
+    they are recorded (mlpstudy.live).
+    """
+    checkpoints = checkpoints or {}
+    tensors = to_device(data, device)
+    in_features, classes = tensors["train_x"].shape[1], data["classes"]
+    steps = planned_steps(hp, len(tensors["train_x"]))
+    options = dict(on_divergence=on_divergence, log=log, should_stop=should_stop, curves=curves)
+    if trains_batched(device) if batched is None else batched:
+        model = PackedMLP(hp, in_features, classes, seeds, device, log=log)
+        progress = Progress(seeds, steps, "batched", log)
+        return loop(model, hp, tensors, seeds, checkpoint=checkpoints.get("pack"),
+                    progress=progress, **options)
+    results = []
+    progress = Progress(seeds, steps * len(seeds), "one after another", log)
+    for seed in seeds:
+        model = SingleMLP(hp, in_features, classes, seed, device)
+        results += loop(model, hp, tensors, [seed], checkpoint=checkpoints.get(seed),
+                        progress=progress, **options)
+    return results
 
 
-def _load_checkpoint(checkpoint, hp: dict, seeds: list, device, log) -> dict | None:
-    """The saved state of this very run (same hyper-parameters and seeds), if any."""
-    if not checkpoint or not Path(checkpoint).exists():
-        return None
-    try:
-        state = torch.load(checkpoint, weights_only=True, map_location=device)
-    except Exception as exc:  # damaged (e.g. a disk filled up): start over, say so
-        log(f"ignoring unreadable checkpoint {checkpoint}: {exc}")
-        return None
-    return state if state.get("hp") == hp and state.get("seeds") == list(seeds) else None
+def train_seed(hp: dict, data: dict, seed: int, device: torch.device, *,
+               checkpoint: str | Path | None = None, **options) -> RunResult:
+    """One seed alone, never batched (its pack's CPU path, on any device); its result keeps
+    the trained model. `options` are loop's."""
+    tensors = to_device(data, device)
+    model = SingleMLP(hp, tensors["train_x"].shape[1], data["classes"], seed, device)
+    (result,) = loop(model, hp, tensors, [seed], checkpoint=checkpoint, **options)
+    result.model = model.module
+    return result
 
 
-def fit(model, hp: dict, tensors: dict, seeds: list[int], *, on_divergence: str = "record",
-        checkpoint: str | Path | None = None, log: Callable[[str], None] = print,
-        should_stop: Callable[[], bool] | None = None, progress: Progress | None = None,
-        curves: Callable[[int], object] | None = None) -> list[RunResult]:
-    """The training loop over the members of `model` (a SingleModel or a PackedMLP), one per seed.
+def loop(model, hp: dict, tensors: dict, seeds: list[int], *,
+         checkpoint: str | Path | None = None, progress: Progress | None = None,
+         on_divergence: str = "record", log: Callable[[str], None] = print,
+         should_stop: Callable[[], bool] | None = None,
+         curves: Callable[[int], object] | None = None) -> list[RunResult]:
+    """The training loop over the members of `model` (a SingleMLP, or a PackedMLP of one
+    member per seed); one RunResult per seed.
 
     Each member has its own batch order (a CPU generator of its seed) and its own record.
     A member whose loss turns NaN/inf stops being recorded at that step; the others go on.
@@ -215,30 +122,66 @@ def fit(model, hp: dict, tensors: dict, seeds: list[int], *, on_divergence: str 
     current step and raises Interrupted. `progress` counts the steps; `curves(seed)` gets
     each member's rows as they are recorded (see train_pack).
     """
-    threads = torch.get_num_threads()  # a SingleModel switches them; the caller gets them back
-    loop = None
+    x, y = tensors["train_x"], tensors["train_y"]
+    n, batch_size = len(x), hp["batch_size"]
+    progress = progress or Progress(seeds, 0, "", lambda _: None)
+    should_stop = should_stop or (lambda: False)
+    threads = torch.get_num_threads()  # a SingleMLP switches them; the caller gets them back
+    run = _Run(model, hp, tensors, seeds, log)
     try:
-        loop = _Loop(model, hp, tensors, seeds, checkpoint, log, progress, curves)
-        loop.run(should_stop or (lambda: False))
-        return _finish(loop.results, hp, seeds, on_divergence, loop.say)
+        resumed = saved_state(checkpoint, hp, seeds, x.device, log)
+        if resumed is not None:
+            run.resume(resumed)
+        progress.skip(run.step)
+        run.start_curves(curves)
+        started = time.perf_counter()
+        if run.step == 0:
+            run.evaluate()
+        while run.active and run.step < run.total_steps and run.epoch < hp["epochs"]:
+            order = run.draw_order()
+            # From the first batch, or from where a resumed run stopped in this epoch.
+            for start in range(run.step_in_epoch() * batch_size, n, batch_size):
+                if run.step >= run.total_steps:
+                    break
+                batch = order[:, start:start + batch_size]
+                run.losses[run.pending] = model.train_step(x, y, batch)
+                run.pending += 1
+                run.step += 1
+                progress.advance()
+                if run.step % hp["eval_every"] == 0 or run.step == run.total_steps:
+                    run.evaluate()
+                    if not run.active:
+                        break
+                if start + batch_size < n:  # the epoch's last step: after its end
+                    run.checkpoint_or_stop(checkpoint, should_stop)
+            if run.active:  # the epoch's last steps: their losses; who diverged there stops
+                run.flush()
+                run.stop_diverged()
+                run.epoch += 1
+                run.checkpoint_or_stop(checkpoint, should_stop)
+            log(f"epoch {run.epoch}/{hp['epochs']} done in {time.perf_counter() - started:.1f} s")
+        for i in run.active:
+            run.results[i].steps = run.step
+        progress.skip(run.total_steps - run.step)  # where every member diverged early
+        if checkpoint and (resumed is None or run.step > resumed["step"]):
+            # Finished: a job that dies before writing its outputs (e.g. in a pack's next
+            # seed) gets this run back from its checkpoint instead of training it again.
+            run.active = []
+            run.save(checkpoint)
+        for result in run.results:
+            result.seconds = time.perf_counter() - started
+        return _finish(run.results, hp, seeds, on_divergence, run.say)
     finally:
         torch.set_num_threads(threads)
-        if loop is not None:
-            loop.close_curves()
+        run.close_curves()
 
 
-class Interrupted(RuntimeError):
-    """Training was asked to stop (SIGTERM) and saved a checkpoint of its current step."""
+class _Run:
+    """The loop's position (epoch, step, each member's batch order) and each member's record:
+    what a checkpoint holds."""
 
-
-class _Loop:
-    """One training loop's position (epoch, step, batch order) and each member's record."""
-
-    def __init__(self, model, hp: dict, tensors: dict, seeds: list[int], checkpoint, log,
-                 progress: Progress | None = None, curves=None):
+    def __init__(self, model, hp: dict, tensors: dict, seeds: list[int], log):
         self.model, self.hp, self.tensors, self.seeds = model, hp, tensors, list(seeds)
-        self.checkpoint, self.log = checkpoint, log
-        self.progress = progress or Progress(seeds, 0, "", lambda _: None)
         self.n = len(tensors["train_x"])
         self.steps_per_epoch = math.ceil(self.n / hp["batch_size"])
         self.total_steps = planned_steps(hp, self.n)
@@ -249,27 +192,12 @@ class _Loop:
         self.active = list(range(len(seeds)))
         self.step = self.epoch = 0
         self.say = [lambda line, seed=seed: log(f"seed {seed}: {line}") for seed in seeds]
-        self.resumed = _load_checkpoint(checkpoint, hp, seeds, tensors["train_x"].device, log)
-        if self.resumed is not None:
-            self._resume(self.resumed)
-        self.progress.skip(self.step)
-        self.curves = [curves(seed) if curves else None for seed in seeds]
-        for member_curves, result in zip(self.curves, self.results):
-            if member_curves is not None:
-                member_curves.restart(result.rows)
+        self.curves = [None] * len(seeds)
+        # Each step's losses, on the device until the next evaluation reads them (flush).
+        self.losses = torch.zeros(hp["eval_every"], len(seeds), device=tensors["train_x"].device)
+        self.pending = 0
 
-    def record(self, i: int, rows: list) -> None:
-        """Member i's new rows: into its result, and to its live curves."""
-        self.results[i].rows += rows
-        if self.curves[i] is not None:
-            self.curves[i].add(rows)
-
-    def close_curves(self) -> None:
-        for member_curves in self.curves:
-            if member_curves is not None:
-                member_curves.close()
-
-    def _resume(self, state: dict) -> None:
+    def resume(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         for generator, saved in zip(self.shuffles, state["shuffles"]):
             generator.set_state(saved)  # the epoch's order is drawn again, the same
@@ -282,71 +210,38 @@ class _Loop:
             say(f"resumed from checkpoint at step {self.step} "
                 f"(epoch {self.step / self.steps_per_epoch:.2f})")
 
-    def run(self, should_stop: Callable[[], bool]) -> None:
-        started = time.perf_counter()
-        if self.step == 0:
-            self.record_eval()
-            self.stop_diverged()
-        self.batch_losses = torch.zeros(self.hp["eval_every"], len(self.seeds),
-                                        device=self.tensors["train_x"].device)
-        self.pending = 0
-        while self.active and self.step < self.total_steps and self.epoch < self.hp["epochs"]:
-            self.train_epoch(should_stop)
-            self.log(f"epoch {self.epoch}/{self.hp['epochs']} done in "
-                     f"{time.perf_counter() - started:.1f} s")
-        for i in self.active:
-            self.results[i].steps = self.step
-        self.progress.skip(self.total_steps - self.step)  # where every member diverged early
-        if self.checkpoint and (self.resumed is None or self.step > self.resumed["step"]):
-            # Finished: a job that dies before writing its outputs (e.g. in a pack's next
-            # seed) gets this run back from its checkpoint instead of training it again.
-            self.active = []
-            self.save()
-        for result in self.results:
-            result.seconds = time.perf_counter() - started
+    def start_curves(self, curves: Callable[[int], object] | None) -> None:
+        """Each member's live curves, started over with the rows it has (a resumed run's)."""
+        self.curves = [curves(seed) if curves else None for seed in self.seeds]
+        for member_curves, result in zip(self.curves, self.results):
+            if member_curves is not None:
+                member_curves.restart(result.rows)
 
-    def train_epoch(self, should_stop: Callable[[], bool]) -> None:
-        hp, x, y = self.hp, self.tensors["train_x"], self.tensors["train_y"]
+    def close_curves(self) -> None:
+        for member_curves in self.curves:
+            if member_curves is not None:
+                member_curves.close()
+
+    def draw_order(self) -> torch.Tensor:
+        """This epoch's batch order of every member, (members, rows), on the data's device."""
         self.order_states = [g.get_state() for g in self.shuffles]
         order = torch.stack([torch.randperm(self.n, generator=g) for g in self.shuffles])
-        order = order.to(x.device)
-        done = self.step - self.epoch * self.steps_per_epoch  # steps before a resume
-        for start in range(done * hp["batch_size"], self.n, hp["batch_size"]):
-            if self.step >= self.total_steps:
-                break
-            batch = order[:, start:start + hp["batch_size"]]
-            self.batch_losses[self.pending] = self.model.train_step(x, y, batch)
-            self.pending += 1
-            self.step += 1
-            self.progress.advance()
-            if self.step % hp["eval_every"] == 0 or self.step == self.total_steps:
-                self.flush()
-                self.record_eval()
-                self.stop_diverged()
-                if not self.active:
-                    return
-            if start + hp["batch_size"] < self.n:  # the epoch's last step: after its end
-                self.checkpoint_or_stop(should_stop)
-        # The epoch's last steps: their losses, and members that diverged among them stop.
+        return order.to(self.tensors["train_x"].device)
+
+    def step_in_epoch(self) -> int:
+        """Steps already taken in the current epoch (none, unless resumed mid-epoch)."""
+        return self.step - self.epoch * self.steps_per_epoch
+
+    def record(self, i: int, rows: list) -> None:
+        """Member i's new rows: into its result, and to its live curves."""
+        self.results[i].rows += rows
+        if self.curves[i] is not None:
+            self.curves[i].add(rows)
+
+    def evaluate(self) -> None:
+        """Record the pending step losses, then each active member's train/test loss and
+        accuracy; NaN/inf marks divergence, and who diverged stops here."""
         self.flush()
-        self.stop_diverged()
-        self.epoch += 1
-        self.checkpoint_or_stop(should_stop)
-
-    def checkpoint_or_stop(self, should_stop: Callable[[], bool]) -> None:
-        """Every checkpoint_every steps a checkpoint; when asked to stop, one and Interrupted."""
-        if self.step >= self.total_steps or not self.active:
-            return
-        every, stop = self.hp.get("checkpoint_every"), should_stop()
-        if self.checkpoint and (stop or (every and self.step % every == 0)):
-            self.flush()
-            self.save()
-        if stop:
-            raise Interrupted(f"stopped at step {self.step}"
-                              + (f"; checkpoint {self.checkpoint} saved" if self.checkpoint else ""))
-
-    def record_eval(self) -> None:
-        """Append each active member's train/test loss and accuracy; NaN/inf marks divergence."""
         step, tensors = self.step, self.tensors
         epoch = round(step / self.steps_per_epoch, 4)
         values = {split: self.model.evaluate(tensors[f"{split}_x"], tensors[f"{split}_y"])
@@ -362,6 +257,7 @@ class _Loop:
             if not (math.isfinite(tr_loss) and math.isfinite(te_loss)):
                 if self.results[i].diverged_at_step is None:
                     self.results[i].diverged_at_step = step
+        self.stop_diverged()
 
     def flush(self) -> None:
         """Record the pending per-step losses; a member's first NaN/inf loss is where it
@@ -369,7 +265,7 @@ class _Loop:
         epoch end, wherever this flush happened: checkpoints never change the curves)."""
         if not self.pending:
             return
-        values = self.batch_losses[:self.pending].tolist()  # the only host sync between evaluations
+        values = self.losses[:self.pending].tolist()  # the only host sync between evaluations
         first_step = self.step - self.pending + 1
         for i in self.active:
             result, rows = self.results[i], []
@@ -389,16 +285,28 @@ class _Loop:
             self.results[i].steps = self.step
             self.active.remove(i)
 
-    def save(self) -> None:
+    def checkpoint_or_stop(self, checkpoint, should_stop: Callable[[], bool]) -> None:
+        """Every checkpoint_every steps a checkpoint; when asked to stop, one and Interrupted."""
+        if self.step >= self.total_steps or not self.active:
+            return
+        every, stop = self.hp["checkpoint_every"], should_stop()
+        if checkpoint and (stop or (every and self.step % every == 0)):
+            self.flush()
+            self.save(checkpoint)
+        if stop:
+            raise Interrupted(f"stopped at step {self.step}"
+                              + (f"; checkpoint {checkpoint} saved" if checkpoint else ""))
+
+    def save(self, checkpoint) -> None:
         """The whole state. Mid-epoch, the batch order is saved as the generators' states
         before it was drawn (a resume draws it again); between epochs, as they are now."""
         between_epochs = self.step == self.epoch * self.steps_per_epoch
         shuffles = [g.get_state() for g in self.shuffles] if between_epochs else self.order_states
-        save_atomic({"hp": self.hp, "seeds": self.seeds, "epoch": self.epoch, "step": self.step,
-                     "model": self.model.state_dict(), "shuffles": shuffles,
-                     "active": list(self.active),
-                     "results": [{"rows": r.rows, "diverged_at_step": r.diverged_at_step,
-                                  "steps": r.steps} for r in self.results]}, self.checkpoint)
+        save_state(checkpoint, self.hp, self.seeds, {
+            "epoch": self.epoch, "step": self.step, "model": self.model.state_dict(),
+            "shuffles": shuffles, "active": list(self.active),
+            "results": [{"rows": r.rows, "diverged_at_step": r.diverged_at_step,
+                         "steps": r.steps} for r in self.results]})
 
 
 def _finish(results, hp, seeds, on_divergence, say) -> list[RunResult]:
