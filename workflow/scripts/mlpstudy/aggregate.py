@@ -21,6 +21,14 @@ from .claims import STABLE_LAST_K, curve_value
 from .stats import describe
 
 ID_COLUMNS = ("dataset", "ablation", "seed")
+# ablation_stats.csv: per (dataset, ablation), each statistic of a final.csv column in percent
+# over the non-diverged seeds, as the ESTIMATES' columns stat_column(statistic, estimate):
+# test_acc_pct_mean, test_acc_pct_std, ... The summary page and figures read them by these names.
+TEST_ACC_PCT, GAP_PCT, TRAIN_ACC_PCT, STABLE_ACC_PCT = (
+    "test_acc_pct", "gap_pct", "train_acc_pct", "stable_acc_pct")
+STATISTICS = {TEST_ACC_PCT: "test_accuracy", GAP_PCT: "gap", TRAIN_ACC_PCT: "train_accuracy",
+              STABLE_ACC_PCT: "stable_test_accuracy"}
+ESTIMATES = ("mean", "std", "ci_low", "ci_high")  # fields of stats.describe's estimate
 # final.csv: one row per run, from its run.json (keys: runs.RUN_JSON) and what final_row and
 # load_runs compute from the run's final metrics, its curve and its Snakemake benchmark.
 FINAL_COLUMNS = [
@@ -73,6 +81,11 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return metrics, final
 
 
+def stat_column(statistic: str, estimate: str) -> str:
+    """The ablation_stats column of one estimate of a statistic: test_acc_pct_mean, ..."""
+    return f"{statistic}_{estimate}"
+
+
 def order_by(table: pd.DataFrame, ablation_order: list[str]) -> pd.DataFrame:
     """Rows in config order (then seed), so every table and figure lists ablations alike."""
     rank = {name: i for i, name in enumerate(ablation_order)}
@@ -93,12 +106,9 @@ def ablation_stats(final: pd.DataFrame, descriptions: dict | None = None) -> pd.
                "n_diverged": int((group["status"] == "diverged").sum()),
                "seeds": " ".join(str(s) for s in sorted(group["seed"])),
                "param_count": int(group["param_count"].iloc[0])}
-        for column, name in (("test_accuracy", "test_acc_pct"), ("gap", "gap_pct"),
-                             ("train_accuracy", "train_acc_pct"),
-                             ("stable_test_accuracy", "stable_acc_pct")):
+        for statistic, column in STATISTICS.items():
             est = describe(ok[column] * 100)
-            row.update({f"{name}_mean": est.mean, f"{name}_std": est.std,
-                        f"{name}_ci_low": est.ci_low, f"{name}_ci_high": est.ci_high})
+            row.update({stat_column(statistic, e): getattr(est, e) for e in ESTIMATES})
         row["wall_time_s_mean"] = float(group["wall_time_s"].mean())
         row["max_rss_mb_max"] = float(group["max_rss_mb"].max())
         rows.append(row)

@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .aggregate import STABLE_ACC_PCT, TEST_ACC_PCT, stat_column  # noqa: E402
 from .claims import seeds_and_looks  # noqa: E402
 from .stats import describe  # noqa: E402
 
@@ -169,9 +170,11 @@ def _final_panel(ax, rows: pd.DataFrame, final: pd.DataFrame, dataset: str) -> N
         _mean_accuracies(ax, row, yi)
     ax.set_yticks(y)
     ax.set_yticklabels(rows["ablation"])
-    # Accuracy cannot exceed 100%: keep the axis there even when an interval does.
-    values = pd.concat([runs_of(final, dataset)["test_accuracy"] * 100,
-                        rows["test_acc_pct_ci_low"]]).dropna()
+    # From a little below the lowest non-diverged seed or interval up to 100%: accuracy
+    # cannot exceed it, so the axis stays there even when an interval does.
+    ok = final[(final["dataset"] == dataset) & (final["status"] == "ok")]
+    values = pd.concat([ok["test_accuracy"] * 100,
+                        rows[stat_column(TEST_ACC_PCT, "ci_low")]]).dropna()
     low = float(values.min()) if len(values) else 0.0
     ax.set_xlim(max(0.0, low - 2), 100.5)
     ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -196,11 +199,11 @@ def _seed_accuracies(ax, runs: pd.DataFrame, y: float) -> None:
 def _mean_accuracies(ax, row: pd.Series, y: float) -> None:
     """The final (at `y`) and the stable (just below) test accuracy of one ablation's
     statistics `row`: mean and 95% interval."""
-    for prefix, marker, color, dy in (("test_acc_pct", "D", "#1f77b4", 0.0),
-                                      ("stable_acc_pct", "s", "#ff7f0e", -0.28)):
-        if f"{prefix}_mean" not in row:
+    for statistic, marker, color, dy in ((TEST_ACC_PCT, "D", "#1f77b4", 0.0),
+                                         (STABLE_ACC_PCT, "s", "#ff7f0e", -0.28)):
+        if stat_column(statistic, "mean") not in row:
             continue
-        mean, lo, hi = row[f"{prefix}_mean"], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"]
+        mean, lo, hi = (row[stat_column(statistic, e)] for e in ("mean", "ci_low", "ci_high"))
         if np.isfinite(mean):
             err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
             ax.errorbar(mean, y + dy, xerr=err, fmt=marker, color=color, ms=6, capsize=4, lw=2,
@@ -389,10 +392,6 @@ def _seeds_text(row: pd.Series) -> str:
 
 def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(str(text), width)[:3])
-
-
-def runs_of(final: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    return final[(final["dataset"] == dataset) & (final["status"] == "ok")]
 
 
 def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .aggregate import GAP_PCT, STABLE_ACC_PCT, TEST_ACC_PCT, stat_column
 from .claims import STABLE_LAST_K, seeds_and_looks
 
 CSS = """
@@ -308,10 +309,18 @@ def _families(claims: pd.DataFrame) -> str:
     return " ".join(f"{d or 'all runs'}: {f}." for d, f in families.items())
 
 
+def _estimates(statistic: str, headers: dict) -> dict:
+    """{ablation_stats column: header} of a statistic's estimates, from {estimate: header}."""
+    return {stat_column(statistic, estimate): header for estimate, header in headers.items()}
+
+
 def _per_ablation(stats: pd.DataFrame) -> list[str]:
-    stable = ({"stable_acc_pct_mean": "stable acc (%)", "stable_acc_pct_std": "std",
-               "stable_acc_pct_ci_low": "CI low", "stable_acc_pct_ci_high": "CI high"}
-              if "stable_acc_pct_mean" in stats else {})
+    spread = {"std": "std", "ci_low": "CI low", "ci_high": "CI high"}
+    test = _estimates(TEST_ACC_PCT, {"mean": "test acc (%)", **spread})
+    stable = (_estimates(STABLE_ACC_PCT, {"mean": "stable acc (%)", **spread})
+              if stat_column(STABLE_ACC_PCT, "mean") in stats else {})
+    gap = _estimates(GAP_PCT, {"mean": "gap (pp)", "ci_low": "gap CI low",
+                               "ci_high": "gap CI high"})
     return [
         '<h2 id="ablations">Per ablation</h2>',
         '<p class="note">Final test accuracy, stable test accuracy (mean of the last '
@@ -319,16 +328,9 @@ def _per_ablation(stats: pd.DataFrame) -> list[str]:
         "mean, standard deviation over seeds and 95% t interval over the non-diverged seeds.</p>",
         table(stats, {"dataset": "dataset", "ablation": "ablation", "description": "description",
                       "n_ok": "seeds ok", "n_diverged": "diverged", "param_count": "parameters",
-                      "test_acc_pct_mean": "test acc (%)", "test_acc_pct_std": "std",
-                      "test_acc_pct_ci_low": "CI low", "test_acc_pct_ci_high": "CI high",
-                      **stable,
-                      "gap_pct_mean": "gap (pp)", "gap_pct_ci_low": "gap CI low",
-                      "gap_pct_ci_high": "gap CI high"},
+                      **test, **stable, **gap},
               row_class=lambda r: "diverged" if r["n_diverged"] else "",
-              num=("n_ok", "n_diverged", "param_count", "test_acc_pct_mean", "test_acc_pct_std",
-                   "test_acc_pct_ci_low", "test_acc_pct_ci_high", "gap_pct_mean",
-                   "gap_pct_ci_low", "gap_pct_ci_high", "stable_acc_pct_mean",
-                   "stable_acc_pct_std", "stable_acc_pct_ci_low", "stable_acc_pct_ci_high")),
+              num=("n_ok", "n_diverged", "param_count", *test, *stable, *gap)),
     ]
 
 
