@@ -1,4 +1,4 @@
-"""The MLP of the report and its variants."""
+"""The network: the report's MLP and its variants, and each seed's weights and dropout masks."""
 from __future__ import annotations
 
 import torch
