@@ -41,9 +41,9 @@ def l2_penalty(params: Iterable[torch.Tensor], l2: float) -> torch.Tensor:
     return 0.5 * l2 * sum(p.pow(2).sum() for p in params)
 
 
-def penalised(loss: torch.Tensor, params: Iterable[torch.Tensor], hp: dict) -> torch.Tensor:
-    """What a step minimises: `loss` plus the run's explicit L2 penalty, if it has one."""
-    return loss + l2_penalty(params, hp["l2"]) if hp["l2"] else loss
+def penalised(loss: torch.Tensor, params: Iterable[torch.Tensor], l2: float) -> torch.Tensor:
+    """What a step minimises: `loss` plus the explicit L2 penalty, where the run has one."""
+    return loss + l2_penalty(params, l2) if l2 else loss
 
 
 def optimizer(hp: dict, params: Iterable[torch.Tensor]) -> "SGD":

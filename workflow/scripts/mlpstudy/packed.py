@@ -40,7 +40,6 @@ class PackedMLP:
     def __init__(self, hp: dict, in_features: int, classes: int, seeds: list[int],
                  device: torch.device, log=print):
         self.hp, self.device, self.members, self.log = hp, device, len(seeds), log
-        self.loss_fn = criterion(hp, classes)
         models, self.generators = zip(*(seeded_mlp(hp, in_features, classes, seed, device)
                                         for seed in seeds))
         self.param_count = count_parameters(models[0])
@@ -51,6 +50,7 @@ class PackedMLP:
             self.network = build_mlp(hp, in_features, classes)
         self.segments = _segments(self.network)
         self.widest = widest_output(models[0])
+        self.loss_fn = criterion(hp, classes)
         self.optimizer = optimizer(hp, list(self.params.values()))
         self.steps_taken, self.graph = 0, None
         random = any(draws_randomness(m) for m in self.network.modules())
@@ -99,7 +99,7 @@ class PackedMLP:
         logits, targets = self.forward(x[idx], training=True), y[idx]
         # Each member's mean loss as a run alone computes it (same kernel, same rounding).
         losses = torch.stack([self.loss_fn(logits[i], targets[i]) for i in range(self.members)])
-        objective = penalised(losses.sum(), self.params.values(), self.hp)
+        objective = penalised(losses.sum(), self.params.values(), self.hp["l2"])
         self.optimizer.zero_grad()
         objective.backward()
         self.optimizer.step()

@@ -38,7 +38,7 @@ class SingleMLP:
         torch.set_num_threads(self.step_threads)  # ~0.1 us: cheap enough for every step
         idx = idx[0]
         loss = self.loss_fn(self.module(x[idx]), y[idx])
-        objective = penalised(loss, self.module.parameters(), self.hp)
+        objective = penalised(loss, self.module.parameters(), self.hp["l2"])
         self.optimizer.zero_grad()
         objective.backward()
         self.optimizer.step()

@@ -170,7 +170,7 @@ def loop(model, hp: dict, tensors: dict, seeds: list[int], *,
             run.save(checkpoint)
         for result in run.results:
             result.seconds = time.perf_counter() - started
-        return _finish(run.results, hp, seeds, on_divergence, run.say)
+        return _finish(run.results, hp["lr"], seeds, on_divergence, run.say)
     finally:
         torch.set_num_threads(threads)
         run.close_curves()
@@ -309,7 +309,7 @@ class _Run:
                          "steps": r.steps} for r in self.results]})
 
 
-def _finish(results, hp, seeds, on_divergence, say) -> list[RunResult]:
+def _finish(results, lr, seeds, on_divergence, say) -> list[RunResult]:
     """Statuses and final values; a diverged member fails the job if on_divergence says so."""
     for i, result in enumerate(results):
         evals = {(split, metric): value for (_, _, split, metric, value) in result.rows
@@ -319,7 +319,7 @@ def _finish(results, hp, seeds, on_divergence, say) -> list[RunResult]:
             continue
         result.status = "diverged"
         message = (f"run diverged: the loss became NaN or inf at step {result.diverged_at_step} "
-                   f"(lr={hp['lr']}); lower the learning rate of this ablation")
+                   f"(lr={lr}); lower the learning rate of this ablation")
         if on_divergence == "fail":
             raise Diverged(f"seed {seeds[i]}: {message} (or set on_divergence: record to keep going)")
         say[i](message)
