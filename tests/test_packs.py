@@ -12,9 +12,9 @@ import yaml
 
 from conftest import REPO
 from mlpstudy.config import validate
-from mlpstudy.plan import hparams
 from mlpstudy.datasets import load_mnist_5k
 from mlpstudy.packed import PackedMLP
+from mlpstudy.plan import hparams
 from mlpstudy.training import loop, to_device, train_pack, train_seed
 
 pytestmark = pytest.mark.slow
