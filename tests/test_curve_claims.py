@@ -1,15 +1,15 @@
 """Claim metrics read from the curves, on synthetic curves whose answers are known:
-accuracy at a step, steps to an accuracy ("never" is a value), stable accuracy and its
-spread over the last k evaluations, steps until stable, the fraction of diverged seeds;
-and claims checked per dataset."""
+accuracy at a step, steps to an accuracy ("never" is a value; a step count is known to one
+evaluation interval), stable accuracy and its spread over the last k evaluations, steps until
+stable, the fraction of diverged seeds; and claims checked per dataset."""
 import math
 
 import pandas as pd
 import pytest
 
 from mlpstudy.aggregate import load_runs
-from mlpstudy.claims import check_claim, check_claims, curve_value
-from mlpstudy.stats import proportion, proportion_difference
+from mlpstudy.claims import claims_table, curve_value, step_count
+from mlpstudy.config import claim_defaults
 from synthetic_runs import write_run
 
 pytestmark = pytest.mark.unit
@@ -22,7 +22,7 @@ def curve(points: dict) -> pd.DataFrame:
 
 
 def value(points, **claim):
-    return curve_value(curve(points), claim)
+    return curve_value(curve(points), {**claim_defaults(), **claim})
 
 
 def test_accuracy_at_a_step_is_the_last_evaluation_at_or_before_it():
@@ -82,118 +82,151 @@ def reaching(step, top=0.95, last=60):
 
 
 def claim(**kw):
-    return {"text": "t", "reference": None, "size": 0, "tolerance": 0, **kw}
+    return {**claim_defaults(), "text": "t", "datasets": ["tiny"], **kw}
+
+
+def check(metrics, final, **kw):
+    return claims_table([claim(**kw)], final, metrics).iloc[0]
+
+
+def test_a_step_count_is_known_to_one_evaluation_interval():
+    assert step_count(curve(RISE), claim(metric="steps_to_accuracy", threshold=85)) == (30, 10, False)
+    assert step_count(curve(RISE), claim(metric="steps_to_accuracy", threshold=5)) == (0, 0, False)
+    # never: the run's last step, exactly (the mean is over the steps within the run)
+    assert step_count(curve(RISE), claim(metric="steps_to_accuracy", threshold=95)) == (30, 0, True)
 
 
 def test_a_slower_ablation_with_a_seed_that_never_gets_there(tmp_path):
     metrics, final = study(tmp_path, {
-        "base": {s: reaching(20) for s in range(4)},
-        "slow": {0: reaching(40), 1: reaching(40), 2: reaching(50), 3: reaching(None)},
+        "base": {s: reaching(10) for s in range(6)},
+        "slow": {0: reaching(40), 1: reaching(40), 2: reaching(50), 3: reaching(40),
+                 4: reaching(50), 5: reaching(None)},
     })
-    row = check_claim(claim(ablation="slow", reference="base", metric="steps_to_accuracy",
-                            threshold=90, expect="greater"), final, metrics)
-    # never -> the last step (60) for the measured value: differences 20, 20, 30, 40
-    assert row["difference"] == pytest.approx(27.5)
-    assert row["ci_high"] == math.inf and row["ci_low"] > 0
+    row = check(metrics, final, ablation="slow", reference="base", metric="steps_to_accuracy",
+                threshold=90, expect="greater")
+    # never -> the last step (60): differences 30, 30, 40, 30, 40, 50
+    assert row["difference"] == pytest.approx(220 / 6)
+    assert 0 < row["ci_low"] < row["difference"] < row["ci_high"] < math.inf
     assert row["verdict"] == "supported"
-    assert "slow: never on 1 of 4 seed(s)" in row["note"]
-    # Turned around, base is not slower: the interval lies below 0 all the way to -inf.
-    back = check_claim(claim(ablation="base", reference="slow", metric="steps_to_accuracy",
-                             threshold=90, expect="greater"), final, metrics)
-    assert back["ci_low"] == -math.inf and back["ci_high"] < 0
-    assert back["verdict"] == "contradicted"
+    assert "slow: never on 1 of 6 seed(s), counted as the run's last step" in row["note"]
+    assert "known to within 20" in row["method"]
+    back = check(metrics, final, ablation="base", reference="slow", metric="steps_to_accuracy",
+                 threshold=90, expect="greater")
+    assert back["ci_high"] < 0 and back["verdict"] == "contradicted"
 
 
 def test_never_reached_on_every_seed_is_a_value_not_an_error(tmp_path):
-    metrics, final = study(tmp_path, {"base": {s: reaching(None) for s in range(3)},
-                                      "other": {s: reaching(None) for s in range(3)}})
-    alone = check_claim(claim(ablation="base", metric="steps_to_accuracy", threshold=90,
-                              expect="greater", size=50), final, metrics)
-    # It did not get there within its 60 steps: "more than 50 steps" is supported.
-    assert alone["verdict"] == "supported" and alone["ci_low"] == 60
-    assert alone["ci_high"] == math.inf
-    both = check_claim(claim(ablation="base", reference="other", metric="steps_to_accuracy",
-                             threshold=90, expect="greater"), final, metrics)
-    assert both["verdict"] == "inconclusive"
-    assert (both["ci_low"], both["ci_high"]) == (-math.inf, math.inf)
+    never = {s: reaching(None) for s in range(6)}
+    metrics, final = study(tmp_path, {"base": never, "other": dict(never)})
+    alone = check(metrics, final, ablation="base", metric="steps_to_accuracy", threshold=90,
+                  expect="greater", size=50)
+    # 60 steps on all 6 seeds, no spread: the sign-flip test's 2 * 2^-6 decides at 95%
+    assert alone["verdict"] == "supported" and alone["difference"] == 60
+    both = check(metrics, final, ablation="base", reference="other",
+                 metric="steps_to_accuracy", threshold=90, expect="greater")
+    assert both["verdict"] == "inconclusive" and both["difference"] == 0
+
+
+def test_step_counts_that_tie_on_the_grid_decide_nothing(tmp_path):
+    """Both ablations reach 90% at step 20 on every seed: the true steps may differ by up to
+    an evaluation interval either way, so "slower" is neither shown nor refuted, and the row
+    says no number of seeds would change that (it used to say contradicted, on [0, 0])."""
+    metrics, final = study(tmp_path, {"base": {s: reaching(20) for s in range(6)},
+                                      "same": {s: reaching(20) for s in range(6)}})
+    row = check(metrics, final, ablation="same", reference="base", metric="steps_to_accuracy",
+                threshold=90, expect="greater")
+    assert row["verdict"] == "inconclusive" and row["difference"] == 0
+    assert row["ci_low"] <= -10 and row["ci_high"] >= 10
+    assert row["seeds_needed"] == math.inf
 
 
 def test_stable_accuracy_claims_are_paired_by_seed(tmp_path):
     metrics, final = study(tmp_path, {
-        "base": {s: reaching(20, top=0.95) for s in range(3)},
-        "better": {s: reaching(20, top=0.97) for s in range(3)},
+        "base": {s: reaching(20, top=0.95) for s in range(6)},
+        "better": {s: reaching(20, top=0.97) for s in range(6)},
     })
-    row = check_claim(claim(ablation="better", reference="base", metric="stable_accuracy",
-                            last_k=3, expect="about", size=2, tolerance=0.5), final, metrics)
+    row = check(metrics, final, ablation="better", reference="base", metric="stable_accuracy",
+                last_k=3, expect="about", size=2, tolerance=0.5)
     assert row["difference"] == pytest.approx(2.0) and row["verdict"] == "supported"
-    assert "paired" in row["method"]
+    assert "no spread" in row["method"]  # 2 points on every seed: the sign-flip test
     assert "levelled" not in row["note"]  # the last 3 of 6 evaluations: the second half
     # A window reaching back into the first half of the runs is flagged.
-    wide = check_claim(claim(ablation="better", reference="base", metric="stable_accuracy",
-                             last_k=5, expect="greater"), final, metrics)
+    wide = check(metrics, final, ablation="better", reference="base", metric="stable_accuracy",
+                 last_k=5, expect="greater")
     assert "the last 5 evaluations reach back to step 20 of 60: the curves may not have " \
            "levelled out" in wide["note"]
-    spread = check_claim(claim(ablation="base", metric="stability", last_k=3, expect="about",
-                               tolerance=0.01), final, metrics)
+    spread = check(metrics, final, ablation="base", metric="stability", last_k=3,
+                   expect="about", tolerance=0.01)
     assert spread["difference"] == pytest.approx(0.0) and spread["verdict"] == "supported"
 
 
 def test_all_seeds_diverged(tmp_path):
     metrics, final = study(tmp_path, {"base": {s: reaching(20) for s in range(3)}},
                            diverged=[("bad", s) for s in range(3)])
-    fraction = check_claim(claim(ablation="bad", reference="base", metric="diverged_fraction",
-                                 expect="greater"), final, metrics)
+    fraction = check(metrics, final, ablation="bad", reference="base",
+                     metric="diverged_fraction", expect="greater")
+    # 3/3 against 0/3: the exact unconditional test's p is 2^-6 a side, at a common rate 1/2
     assert fraction["difference"] == 1.0 and fraction["verdict"] == "supported"
+    assert fraction["p_value"] == pytest.approx(2 * 2 ** -6)
     assert fraction["ablation_mean"] == 1.0 and fraction["reference_mean"] == 0.0
     assert "3/3 diverged vs 0/3 diverged" in fraction["note"]
-    assert "Newcombe" in fraction["method"]
-    # 0 of 3 seeds diverged: Wilson's interval is [0, 0.56], so with 3 seeds "at most half
-    # diverge" is not yet shown, "at most 60%" is.
-    half = check_claim(claim(ablation="base", metric="diverged_fraction", expect="at_most",
-                             size=0.5), final, metrics)
+    assert "exact unconditional" in fraction["method"]
+    # 0 of 3 seeds diverged: Clopper-Pearson's interval is [0, 0.708], so with 3 seeds "at
+    # most half diverge" is not yet shown, "at most three quarters" is.
+    half = check(metrics, final, ablation="base", metric="diverged_fraction",
+                 expect="at_most", size=0.5)
     assert half["verdict"] == "inconclusive"
-    assert (half["ci_low"], half["ci_high"]) == pytest.approx((0.0, 0.5615), abs=1e-4)
-    most = check_claim(claim(ablation="base", metric="diverged_fraction", expect="at_most",
-                             size=0.6), final, metrics)
+    assert (half["ci_low"], half["ci_high"]) == pytest.approx((0.0, 1 - 0.025 ** (1 / 3)),
+                                                              abs=1e-4)
+    most = check(metrics, final, ablation="base", metric="diverged_fraction", expect="at_most",
+                 size=0.75)
     assert most["verdict"] == "supported"
-    stable = check_claim(claim(ablation="bad", reference="base", metric="stable_accuracy",
-                               expect="less"), final, metrics)
+    stable = check(metrics, final, ablation="bad", reference="base", metric="stable_accuracy",
+                   expect="less")
     assert stable["verdict"] == "no data" and "3 diverged run(s) of bad" in stable["note"]
 
 
-def test_wilson_and_newcombe_intervals_known_values():
-    # Newcombe (1998), Table II, example (a): 56/70 - 48/80: [0.0524, 0.3339].
-    est = proportion_difference(56, 70, 48, 80)
-    assert (est.ci_low, est.ci_high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
-    low, high = proportion(0, 10).ci_low, proportion(0, 10).ci_high
-    assert low == 0 and high == pytest.approx(0.2775, abs=1e-4)
-
-
 def test_claims_are_checked_per_dataset_with_a_dataset_column(tmp_path):
-    paths_a = study(tmp_path / "a", {"base": {s: reaching(20) for s in range(3)},
-                                     "slow": {s: reaching(40) for s in range(3)}}, "one")
-    paths_b = study(tmp_path / "b", {"base": {s: reaching(20) for s in range(3)},
-                                     "slow": {s: reaching(20) for s in range(3)}}, "two")
+    seeds = range(6)
+    paths_a = study(tmp_path / "a", {"base": {s: reaching(20) for s in seeds},
+                                     "slow": {s: reaching(40) for s in seeds}}, "one")
+    paths_b = study(tmp_path / "b", {"base": {s: reaching(20) for s in seeds},
+                                     "slow": {s: reaching(20) for s in seeds}}, "two")
     metrics = pd.concat([paths_a[0], paths_b[0]])
     final = pd.concat([paths_a[1], paths_b[1]])
-    rows = check_claims([claim(text="slow is slower", ablation="slow", reference="base",
-                               metric="steps_to_accuracy", expect="greater",
-                               threshold={"one": 90, "two": 90})], final, metrics)
+    slower = claim(text="slow is slower", ablation="slow", reference="base",
+                   metric="steps_to_accuracy", expect="greater",
+                   threshold={"one": 90, "two": 90}, datasets=["one", "two"])
+    rows = claims_table([slower], final, metrics)
     assert list(rows["dataset"]) == ["one", "two"]
-    assert list(rows["verdict"]) == ["supported", "contradicted"]
-    only_two = check_claims([claim(text="x", ablation="slow", reference="base",
+    # 20 steps slower on every seed of "one", tied on "two" (see above)
+    assert list(rows["verdict"]) == ["supported", "inconclusive"]
+    only_two = claims_table([claim(text="x", ablation="slow", reference="base",
                                    metric="stable_accuracy", expect="about", tolerance=0.1,
                                    datasets=["two"])], final, metrics)
     assert list(only_two["dataset"]) == ["two"] and only_two["verdict"].iloc[0] == "supported"
 
 
-def test_the_default_window_of_claims_is_the_tables_window():
-    # A claim without last_k and the ablation_stats table's stable accuracy average the
-    # same number of evaluations: the schema's default is claims.STABLE_LAST_K.
-    from mlpstudy.claims import STABLE_LAST_K
-    from mlpstudy.config import load_schema
-    claim = load_schema()["properties"]["claims"]["items"]["properties"]["last_k"]
-    assert claim["default"] == STABLE_LAST_K
-    points = {step: step / 100 for step in range(0, 300, 20)}
-    assert value(points, metric="stable_accuracy") == pytest.approx(
-        100 * sum(sorted(points.values())[-STABLE_LAST_K:]) / STABLE_LAST_K)
+def test_the_forest_plot_draws_what_the_table_says(tmp_path):
+    """Each row's interval within its panel's axis, an arrow where it is unbounded (ties in
+    no-spread data at a level beyond what the seeds allow), and the verdict's colour."""
+    from mlpstudy.figures import VERDICT_COLORS, claims_forest_figure
+
+    metrics, final = study(tmp_path, {"base": {s: reaching(20) for s in range(3)},
+                                      "same": {s: reaching(20) for s in range(3)},
+                                      "slow": {s: reaching(40 + 10 * (s % 2)) for s in range(3)}})
+    rows = claims_table([claim(text="tied", ablation="same", reference="base",
+                               metric="stable_accuracy", expect="about", tolerance=0.1),
+                         claim(text="slower", ablation="slow", reference="base",
+                               metric="steps_to_accuracy", threshold=90, expect="greater")],
+                        final, metrics)
+    assert rows["ci_low"].iloc[0] == -math.inf  # 3 agreeing seeds: no interval at 97.5%
+    figure = claims_forest_figure(rows, "tiny")
+    for ax, row in zip(figure.axes, rows.itertuples()):
+        low, high = ax.get_xlim()
+        for end in (row.ci_low, row.ci_high, row.difference):
+            assert not math.isfinite(end) or low <= end <= high
+        markers = {line.get_marker() for line in ax.lines}
+        assert ("<" in markers) == (row.ci_low == -math.inf)
+        colours = {line.get_color() for line in ax.lines}
+        assert VERDICT_COLORS[row.verdict] in colours

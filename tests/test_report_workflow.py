@@ -78,7 +78,7 @@ def test_report_end_to_end(workdir):
     assert "claims.csv" in report and "curves_activation.png" in report
     # Captions from workflow/report/*.rst, filled in: the verdict rules (stats.VERDICT_RULES)
     # under claims.csv, the dataset under each figure.
-    assert "Wilson / Newcombe score intervals" in report and "{{" not in report
+    assert "exact binomial tests" in report and "{{" not in report
     assert "figure group on dataset tiny" in report
 
     if find_chromium():

@@ -1,10 +1,15 @@
-"""Statistics with known answers: mean, std, t intervals, differences, verdict boundaries."""
+"""Statistics with known answers: t intervals, the tests the verdicts rest on (t, sign-flip
+where values tie, the box of step counts on an evaluation grid, exact binomial and exact
+unconditional tests of fractions), the evidence that decides a band, verdict boundaries."""
 import math
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
-from mlpstudy.stats import (CONTRADICTED, INCONCLUSIVE, SUPPORTED, Band, describe, difference,
-                            t_quantile, verdict, welch)
+from mlpstudy.stats import (CONTRADICTED, INCONCLUSIVE, SUPPORTED, T_MARGIN, Band, BinomialTest,
+                            BoxMeanTest, MeanTest, ProportionDifferenceTest, describe, evidence,
+                            t_quantile, verdict)
 
 pytestmark = pytest.mark.unit
 
@@ -30,30 +35,109 @@ def test_describe_ignores_nan_and_has_no_interval_for_one_value():
     assert describe([]).n == 0
 
 
-def test_constant_values_give_a_zero_width_interval():
-    est = describe([0.9, 0.9, 0.9])
-    assert est.ci_low == est.ci_high == pytest.approx(0.9)
+def test_the_mean_test_is_students_t_at_half_its_error_rate():
+    values = [0.9, 1.4, 1.1, 1.6, 1.2]
+    test = MeanTest(values)
+    reference = scipy_stats.ttest_1samp(values, 0.5, alternative="greater").pvalue
+    assert test.p_above(0.5) == pytest.approx(T_MARGIN * reference)
+    assert test.p_below(2.0) == pytest.approx(
+        T_MARGIN * scipy_stats.ttest_1samp(values, 2.0, alternative="less").pvalue)
+    assert test.p_below(0.5) == 1.0  # doubled, capped
+    low, high = test.interval(0.95)
+    est = describe(values, 1 - 0.05 / T_MARGIN)
+    assert (low, high) == pytest.approx((est.ci_low, est.ci_high))
+    assert "t over 5 seeds" in test.method
 
 
-def test_welch_interval_known_answer():
-    # a: mean 2, var 1 (n=3); b: mean 0, var 4 (n=3): se = sqrt(1/3 + 4/3),
-    # df = (5/3)^2 / ((1/3)^2/2 + (4/3)^2/2) = 2.9412
-    est = welch([1.0, 2.0, 3.0], [-2.0, 0.0, 2.0])
-    se = math.sqrt(5 / 3)
-    df = (5 / 3) ** 2 / ((1 / 3) ** 2 / 2 + (4 / 3) ** 2 / 2)
-    assert est.mean == pytest.approx(2.0)
-    assert est.ci_high - est.mean == pytest.approx(t_quantile(df) * se)
-    assert "Welch" in est.method
+def test_values_without_spread_decide_only_as_far_as_a_sign_flip_test_can():
+    """Five seeds that all give the same value: t would say p = 0 at any level; the exact
+    sign-flip test gives 2^-5 a side, so the value is shown at 90% but not at 99%."""
+    test = MeanTest([2.0] * 5)
+    assert test.p_above(1.0) == 2 ** -5 and test.p_below(3.0) == 2 ** -5
+    assert test.p_above(2.0) == 1.0 and test.p_above(3.0) == 1.0
+    assert test.interval(0.9) == (2.0, 2.0)
+    assert test.interval(0.99) == (-math.inf, math.inf)
+    p, said = evidence(test, Band(1.5, 2.5))
+    assert (p, said) == (2 * 2 ** -5, SUPPORTED)
+    assert "no spread" in test.method
 
 
-def test_difference_is_paired_when_seeds_match_and_welch_otherwise():
-    a = {0: 0.90, 1: 0.92, 2: 0.94}
-    b = {0: 0.89, 1: 0.91, 2: 0.93}  # every seed exactly 0.01 lower: paired CI has no width
-    paired = difference(a, b)
-    assert "paired" in paired.method
-    assert paired.ci_low == pytest.approx(0.01) and paired.ci_high == pytest.approx(0.01)
-    unpaired = difference(a, {0: 0.89, 1: 0.91, 5: 0.93})
-    assert "Welch" in unpaired.method and unpaired.ci_low < 0 < unpaired.ci_high
+def test_the_evidence_is_where_the_interval_just_decides():
+    test = MeanTest([0.9, 1.4, 1.1, 1.6, 1.2])
+    claim_band = Band(0.5, low_open=True)
+    p, said = evidence(test, claim_band)
+    assert said == SUPPORTED and 0 < p < 0.05
+    for factor, expected in ((0.999, INCONCLUSIVE), (1.001, SUPPORTED)):
+        low, high = test.interval(1 - p * factor)
+        assert verdict(low, high, claim_band) == expected
+    p_out, said_out = evidence(test, Band(2.0, 3.0))  # the interval misses [2, 3] below
+    assert said_out == CONTRADICTED and 0 < p_out < 0.05
+    assert test.interval(1 - p_out * 1.001)[1] < 2.0 <= test.interval(1 - p_out * 0.999)[1]
+
+
+def test_a_step_count_box_is_the_least_decisive_t_test_over_it():
+    """Per-seed differences known to within [d - 20, d + 20]: the interval is the widest of
+    the t intervals over every set of values the boxes allow (checked by brute force over all
+    corners), and its p-values the largest where they can decide anything (below 1/2)."""
+    rng = np.random.default_rng(3)
+    observed = [20.0, 40.0, 0.0, 20.0, 60.0, 40.0]
+    test = BoxMeanTest(observed, [20.0] * 6, [20.0] * 6)
+    corners = np.array(np.meshgrid(*[[d - 20, d + 20] for d in observed])).reshape(6, -1).T
+    lows = [describe(c, 1 - 0.01 / T_MARGIN).ci_low for c in corners]
+    highs = [describe(c, 1 - 0.01 / T_MARGIN).ci_high for c in corners]
+    assert test.interval(0.99) == pytest.approx((min(lows), max(highs)))
+    for x in rng.uniform(-40, 80, 8):
+        for side in ("p_above", "p_below"):
+            largest = max(getattr(MeanTest(c), side)(x) for c in corners)
+            if largest < 0.5:
+                assert getattr(test, side)(x) == pytest.approx(largest)
+    assert test.estimate == pytest.approx(np.mean(observed))
+
+
+def test_tied_step_counts_never_decide_by_themselves():
+    """Every seed's difference is 0 on a 20-step grid: the true difference may be anything
+    within a grid interval, so neither "slower" nor "not slower" is ever shown, and no number
+    of seeds changes that."""
+    test = BoxMeanTest([0.0] * 20, [20.0] * 20, [20.0] * 20)
+    assert evidence(test, Band(0, low_open=True)) == (1.0, INCONCLUSIVE)
+    low, high = test.interval(0.95)
+    assert low <= -20 and high >= 20
+    assert test.seeds_to_decide(Band(0, low_open=True), 0.001) == math.inf
+    # 40 steps slower on every seed is beyond the grid's doubt
+    slower = BoxMeanTest([40.0, 40.0, 60.0, 40.0, 40.0, 60.0], [20.0] * 6, [20.0] * 6)
+    assert evidence(slower, Band(0, low_open=True))[1] == SUPPORTED
+
+
+def test_exact_binomial_intervals_are_clopper_pearson():
+    test = BinomialTest(0, 10)
+    assert test.interval(0.95) == pytest.approx((0.0, 1 - 0.025 ** 0.1))
+    low, high = BinomialTest(3, 5).interval(0.95)
+    assert BinomialTest(3, 5).p_above(low) == pytest.approx(0.025)
+    assert BinomialTest(3, 5).p_below(high) == pytest.approx(0.025)
+    assert (low, high) == pytest.approx((0.1466, 0.9473), abs=1e-4)  # published tables
+
+
+def test_the_exact_unconditional_test_of_two_fractions():
+    # 5/5 against 0/5: the most extreme table; its probability is largest at a common rate of
+    # one half: 2^-10.
+    test = ProportionDifferenceTest(5, 5, 0, 5)
+    assert test.p_above(0.0) == pytest.approx(2 ** -10)
+    assert evidence(test, Band(0, low_open=True)) == (pytest.approx(2 ** -9), SUPPORTED)
+    # Its interval holds every difference neither side rejects: inside (-1, 1), containing
+    # the estimate, and each end where the one-sided p crosses 2.5%.
+    low, high = ProportionDifferenceTest(56, 70, 48, 80).interval(0.95)
+    assert 0.0 < low < 0.2 < high < 0.4
+    assert ProportionDifferenceTest(56, 70, 48, 80).p_above(low) == pytest.approx(0.025, abs=1e-3)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.3])
+def test_the_exact_unconditional_test_keeps_its_level_at_any_common_rate(rate):
+    """Both arms at the same rate (the edge of "diverges more"), 10 seeds each: the chance
+    that the test says "more" at 1% is at most 1%, computed exactly over every table."""
+    pmf = scipy_stats.binom.pmf(np.arange(11), 10, rate)
+    rejects = sum(pmf[k1] * pmf[k2] for k1 in range(11) for k2 in range(11)
+                  if ProportionDifferenceTest(k1, 10, k2, 10).p_above(0.0) <= 0.01)
+    assert 0 < rejects <= 0.01
 
 
 @pytest.mark.parametrize("low, high, band, expected", [
@@ -80,3 +164,13 @@ def test_difference_is_paired_when_seeds_match_and_welch_otherwise():
 ])
 def test_verdict_boundaries(low, high, band, expected):
     assert verdict(low, high, band) == expected
+
+
+def test_seeds_to_decide_follow_the_spread():
+    test = MeanTest([1.0, 1.5, 0.5, 1.2, 0.8])  # mean 1, sd 0.39
+    n = test.seeds_to_decide(Band(0.5, 1.5), 0.001)  # room 0.5 on either side
+    level = 1 - 0.001 / T_MARGIN
+    assert 5 < n < 40
+    assert t_quantile(n - 1, level) * test.sd / math.sqrt(n) < 0.5
+    assert t_quantile(n - 2, level) * test.sd / math.sqrt(n - 1) >= 0.5 * 0.95
+    assert test.seeds_to_decide(Band(1.0, 2.0), 0.001) == math.inf  # on the edge

@@ -7,9 +7,11 @@ import pytest
 
 from chromium import Browser, find_chromium
 from mlpstudy.aggregate import load_runs, ablation_stats
-from mlpstudy.claims import check_claims
+from mlpstudy.claims import claims_table
+from mlpstudy.config import claim_defaults
 from mlpstudy.figures import claims_forest_figure, final_accuracy_figure, group_figure, save
-from mlpstudy.stats import FIXED_TESTING, VERDICT_RULES
+from mlpstudy.sequential import TESTING
+from mlpstudy.stats import VERDICT_RULES
 from mlpstudy.summary import render
 from synthetic_runs import write_study
 
@@ -58,7 +60,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
     final = pd.concat([f for _, f in loaded], ignore_index=True)
     descriptions = {"base": "baseline & friends", "maxout": HOSTILE, "kl_div": "KL"}
     summary = pd.concat([ablation_stats(f, descriptions) for _, f in loaded], ignore_index=True)
-    claims = check_claims([
+    claims = claims_table([{**claim_defaults(), "datasets": list(DATASETS), **c} for c in [
         {"text": "Maxout gains about 2 points <b>really</b>", "ablation": "maxout",
          "reference": "base", "metric": "test_accuracy", "expect": "about", "size": 2,
          "tolerance": 1},
@@ -67,9 +69,8 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
         {"text": "KLDiv reaches 50% later", "ablation": "kl_div", "reference": "base",
          "metric": "steps_to_accuracy", "threshold": 50, "expect": "greater"},
         {"text": "ablation without runs", "ablation": "hidden_12", "reference": "base",
-         "metric": "test_accuracy", "expect": "greater", "size": 0, "tolerance": 0,
-         "datasets": list(DATASETS)},
-    ], final, metrics)
+         "metric": "test_accuracy", "expect": "greater", "size": 0, "tolerance": 0},
+    ]], final, metrics)
     figures = []
     for dataset, (m, f) in zip(DATASETS, loaded):
         out = tmp_path / "figures" / dataset
@@ -90,7 +91,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
         "figures": figures,
         "provenance": {"git commit": "not a git checkout"},
         "checksums": pd.DataFrame([{"dataset": d, "sha256": "ab" * 32} for d in DATASETS]),
-        "verdict_rules": VERDICT_RULES, "testing": FIXED_TESTING})
+        "verdict_rules": VERDICT_RULES, "testing": TESTING})
     out = tmp_path / "summary.html"
     out.write_text(html, encoding="utf-8")
     return out, 4
@@ -126,6 +127,9 @@ def test_summary_in_headless_chromium(tmp_path):
         assert section in result["headings"]
     assert "no data" in result["text"] and "contradicted" in result["text"]
     # How the claims were tested together, and with how many seeds each verdict was reached.
-    assert "Testing the claims together. Fixed seeds: each claim is tested on its own" in result["text"]
-    assert "none: each claim on its own at 95% (fixed seeds)" in result["text"]
-    assert "3 seeds" in result["text"]
+    assert "Testing the claims together. A dataset's claims are tested as one family" in \
+        result["text"]
+    assert "Holm over this dataset's 2 tested claims, error rate 0.05, 1 planned look" in \
+        result["text"]
+    # the seeds each verdict rests on, and for an open claim what would decide it
+    assert "3 seeds" in result["text"] and "seeds would decide it" in result["text"]

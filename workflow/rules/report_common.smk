@@ -5,13 +5,14 @@ from types import SimpleNamespace
 
 import jinja2
 
-from mlpstudy.stats import ADAPTIVE_TESTING, FIXED_TESTING, VERDICT_RULES
+# How a dataset's claims are tested together, and the verdict rules, in words (summary page,
+# claims caption).
+from mlpstudy.sequential import TESTING
+from mlpstudy.stats import VERDICT_RULES
 
 # Paths relative to the rule files (captions) and to the working directory (figures).
 REPORT = "../report"
 FIGURES = "results/figures"
-# How a dataset's claims are tested together, in words (summary page, claims caption).
-TESTING = ADAPTIVE_TESTING if STUDY["adaptive_seeds"] else FIXED_TESTING
 
 
 def benchmark_files(dataset=None):

@@ -3,10 +3,10 @@
 Inputs:  input.final -- results/final.csv; input.metrics -- results/metrics.csv (the curves
          the curve metrics read); input.code -- modules used.
 Outputs: output.claims -- results/claims.csv (one row per claim and dataset: measured value,
-         95% CI, method, verdict, notes).
+         its interval at the level the verdict rests on, method, verdict, how it was tested).
 Params:  claims -- the config's claims, each with `datasets`: where it is checked;
-         rounds -- the seeds of each round with adaptive seeds (each dataset's claims then
-         tested as a family over the looks, mlpstudy.sequential), else null.
+         rounds -- the seeds of each round with adaptive seeds (each dataset's claims tested
+         as a family over the looks, mlpstudy.sequential), else null (one look).
 """
 import sys
 
@@ -14,7 +14,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake i
 
 import pandas as pd
 
-from mlpstudy.sequential import claims_table
+from mlpstudy.claims import claims_table
 
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)

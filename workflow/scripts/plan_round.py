@@ -4,30 +4,41 @@ say which ablations the still-open claims want the next round's seeds for.
 Inputs:  input.runs -- the dataset's training jobs' directories of rounds 0..look;
          input.code -- modules used.
 Outputs: output.plan -- results/rounds/{dataset}/look{look}.json: the look, the claims
-         decided and open, and `extend`, the ablations of the next round.
+         decided, open, and stopped for futility (with the seeds each would need), and
+         `extend`, the ablations of the next round.
 Params:  claims -- the config's claims checked on this dataset; rounds -- the seeds of each
-         round (mlpstudy.config.round_seeds).
+         round (mlpstudy.plan.round_seeds).
 """
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
 from mlpstudy.aggregate import load_runs
-from mlpstudy.runs import runs_of_packs, write_json_atomic
-from mlpstudy.sequential import extend, sequential_claims
+from mlpstudy.claims import curves_by_split, dataset_claims, needed_text
+from mlpstudy.plan import compared
+from mlpstudy.files import write_json_atomic
+from mlpstudy.runs import runs_of_packs
+from mlpstudy.sequential import extend
 
 sm = snakemake  # noqa: F821
 dataset, look = sm.wildcards.dataset, int(sm.wildcards.look)
+rounds = [list(r) for r in sm.params.rounds]
 metrics, final = load_runs(runs_of_packs(sm.input.runs))
-rows, tracks = sequential_claims([dict(c) for c in sm.params.claims], final, metrics, dataset,
-                                 [list(r) for r in sm.params.rounds], looks=look + 1)
+rows, tracks = dataset_claims([dict(c) for c in sm.params.claims], final,
+                              curves_by_split(metrics), dataset, rounds, looks=look + 1)
+open_ = [t for t in tracks if t.decided_at is None]
 plan = {"dataset": dataset, "look": look, "seeds": len(set(final["seed"])),
         "decided": [t.claim["text"] for t in tracks if t.decided_at is not None],
-        "open": [t.claim["text"] for t in tracks if t.decided_at is None],
-        "extend": extend(tracks) if look + 1 < len(sm.params.rounds) else []}
+        "open": [t.claim["text"] for t in open_],
+        "futile": {t.claim["text"]: needed_text(t.seeds_needed)
+                   for t in open_ if not t.wants_seeds},
+        "extend": extend(tracks, compared) if look + 1 < len(rounds) else []}
 write_json_atomic(sm.output.plan, plan)
 for row in rows:
     print(f"{row['verdict']:>12}  looks {row['looks']}  levels {row['look_levels'] or '-':<24} "
           f"{row['claim']}", file=sys.stderr)
-print(f"look {look} on {dataset}: {len(plan['decided'])} decided, {len(plan['open'])} open; "
-      f"next round for: {', '.join(plan['extend']) or 'nothing'}", file=sys.stderr)
+for text, why in plan["futile"].items():
+    print(f"stops getting seeds ({why}): {text}", file=sys.stderr)
+print(f"look {look} on {dataset}: {len(plan['decided'])} decided, {len(plan['open'])} open "
+      f"({len(plan['futile'])} of them stopped); next round for: "
+      f"{', '.join(plan['extend']) or 'nothing'}", file=sys.stderr)

@@ -6,7 +6,7 @@
   memory from the run's Snakemake benchmark file.
 - ablation_stats table: per (dataset, ablation) the number of runs, mean, std and 95% CI
   over seeds of the final test accuracy, of the stable test accuracy (mean of the last
-  STABLE_LAST_K evaluations, see mlpstudy.claims) and of the gap, in percent. Diverged runs
+  STABLE_LAST_K evaluations: the claims' default window) and of the gap, in percent. Diverged runs
   are counted but left out of these statistics: their "final" values are those of
   a broken model.
 """
@@ -17,8 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .claims import STABLE_LAST_K, curve_value
+from .claims import curve_value
+from .config import claim_defaults
 from .stats import describe
+
+# Evaluations averaged into a run's stable accuracy in the tables and figures: the window a
+# claim uses unless it sets its own `last_k` (the schema's default).
+STABLE_LAST_K = claim_defaults()["last_k"]
 
 ID_COLUMNS = ("dataset", "ablation", "seed")
 # ablation_stats.csv: per (dataset, ablation), each statistic of a final.csv column in percent

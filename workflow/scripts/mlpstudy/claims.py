@@ -1,23 +1,27 @@
-"""Check the report's claims (config `claims`) against the final table of the runs.
+"""Check the report's claims (config `claims`) against the runs: claims.csv, for a fixed study
+and for adaptive seeds alike (claims_table is the one entry point).
 
-A claim compares one ablation's metric with a reference ablation's (their
-difference of means over seeds), or, without a reference, the ablation's own
-mean with a value. Its `expect` and `size` (and `tolerance`) define the band of
-values the claim allows; the verdict compares the 95% interval with that band
-(see mlpstudy.stats.verdict and config/README.md). Parameter counts do not depend
-on the seed, so their "interval" is the exact value and the check is exact.
+A claim compares one ablation's metric with a reference ablation's (per-seed differences,
+paired on the seeds both finished), or, without a reference, the ablation's own values with
+a number. Its `expect` and `size` (and `tolerance`) give the band of values it allows. This
+module measures: each claim's values per seed, the test they call for (mlpstudy.stats) and
+its claims-table row; mlpstudy.sequential decides, testing a dataset's claims as one family
+over the looks. Parameter counts do not depend on the seed: they are compared exactly and
+stay outside the family.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .stats import (LEVEL, NO_DATA, Band, Estimate, describe, difference, evidence, proportion,
-                    proportion_difference, verdict)
+from .plan import compared
+from .sequential import ALPHA, Track, holm_adjusted, run_looks, shown_level, spending
+from .stats import (INCONCLUSIVE, NO_DATA, Band, BinomialTest, BoxMeanTest, MeanTest,
+                    ProportionDifferenceTest, Test, verdict)
 
 # Final-value metrics: metric -> (column of the final table, factor to the unit shown, unit).
 METRICS = {
@@ -31,18 +35,16 @@ METRICS = {
 # Metrics read from each run's curves (see curve_value) and the fraction of diverged seeds.
 CURVE_METRICS = {"accuracy_at_step": "pp", "stable_accuracy": "pp", "stability": "pp",
                  "steps_to_accuracy": "steps", "steps_to_stable": "steps"}
-CENSORED = ("steps_to_accuracy", "steps_to_stable")  # "never" is a value: +inf
-# Evaluations averaged into a run's "stable accuracy" in the tables and figures (claims
-# choose their own with `last_k`; the default is the same).
-STABLE_LAST_K = 10
+# Step counts: known to one evaluation interval, and "never" counts as the run's last step.
+STEP_METRICS = ("steps_to_accuracy", "steps_to_stable")
 UNITS = {**{m: spec[2] for m, spec in METRICS.items()}, **CURVE_METRICS,
          "diverged_fraction": "fraction of seeds"}
 COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expected",
            "band_low", "band_high", "verdict", "difference", "ci_low", "ci_high",
            "ablation_mean", "reference_mean", "n_ablation", "n_reference", "method", "note",
-           # how the verdict was tested (mlpstudy.sequential with adaptive seeds)
-           "looks", "look_levels", "ci_level", "p_value", "family"]
-FIXED_FAMILY = "none: each claim on its own at 95% (fixed seeds)"
+           # how the verdict was tested (mlpstudy.sequential)
+           "seeds", "seeds_run", "looks", "look_levels", "ci_level", "p_value", "threshold",
+           "p_adjusted", "seeds_needed", "family"]
 
 
 def band(claim: dict) -> Band:
@@ -72,12 +74,12 @@ def expected_text(claim: dict, dataset: str | None = None) -> str:
     unit = UNITS[metric]
     what = f"{metric} difference" if claim.get("reference") else metric
     detail = {
-        "accuracy_at_step": lambda: f" at step {claim.get('step')}",
+        "accuracy_at_step": lambda: f" at step {claim['step']}",
         "steps_to_accuracy": lambda: f" to {threshold_of(claim, dataset)}%",
-        "stable_accuracy": lambda: f" (last {claim.get('last_k', STABLE_LAST_K)} evaluations)",
-        "stability": lambda: f" (last {claim.get('last_k', STABLE_LAST_K)} evaluations)",
-        "steps_to_stable": lambda: f" (within {claim.get('within', 1.0):g} pp of the mean of "
-                                   f"the last {claim.get('last_k', STABLE_LAST_K)} evaluations)",
+        "stable_accuracy": lambda: f" (last {claim['last_k']} evaluations)",
+        "stability": lambda: f" (last {claim['last_k']} evaluations)",
+        "steps_to_stable": lambda: f" (within {claim['within']:g} pp of the mean of "
+                                   f"the last {claim['last_k']} evaluations)",
     }.get(metric, lambda: "")()
     return f"{what}{detail} {band(claim).text(lambda v: _fmt(v, unit))} {unit}"
 
@@ -86,9 +88,9 @@ def expected_text(claim: dict, dataset: str | None = None) -> str:
 
 def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) -> float:
     """One run's value of a curve metric. `curve`: its evaluations (columns step, value, the
-    accuracy as a fraction), any order. Evaluations at step 0 (the untrained model) never
-    count towards the stable accuracy. Returns +inf for "never" (steps_to_*), NaN when the
-    run has no evaluation to read."""
+    accuracy as a fraction), any order; `claim` with its schema defaults (last_k, within).
+    Evaluations at step 0 (the untrained model) never count towards the stable accuracy.
+    Returns +inf for "never" (steps_to_*), NaN when the run has no evaluation to read."""
     curve = curve.sort_values("step")
     steps = curve["step"].to_numpy()
     acc = curve["value"].to_numpy(dtype=float) * 100.0
@@ -103,7 +105,7 @@ def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) ->
         reached = np.flatnonzero(acc >= threshold_of(claim, dataset))
         return float(steps[reached[0]]) if len(reached) else math.inf
     later = steps > 0
-    window = acc[later][-int(claim.get("last_k", STABLE_LAST_K)):]
+    window = acc[later][-int(claim["last_k"]):]
     if len(window) == 0:
         return math.nan
     if metric == "stable_accuracy":
@@ -111,13 +113,33 @@ def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) ->
     if metric == "stability":
         return float(window.std(ddof=1)) if len(window) >= 2 else math.nan
     if metric == "steps_to_stable":
-        off = np.abs(acc - window.mean()) > float(claim.get("within", 1.0))
+        off = np.abs(acc - window.mean()) > float(claim["within"])
         if off[-1]:
             return math.inf
         # the first evaluation after the last one that was off the stable value
         first = np.flatnonzero(off)[-1] + 1 if off.any() else 0
         return float(steps[first])
     raise ValueError(f"not a curve metric: {metric}")
+
+
+class StepCount(NamedTuple):
+    """One run's step-count value: the evaluation step that found it, how much earlier it may
+    have happened (back to the evaluation before), and whether it never happened."""
+    observed: float
+    resolution: float
+    never: bool
+
+
+def step_count(curve: pd.DataFrame, claim: dict, dataset: str | None = None) -> StepCount:
+    """A run's step-count metric. A run that never got there counts as its last step, exactly:
+    the mean is then over the steps within the run (a restricted mean), finite and comparable
+    whatever the share of "never"."""
+    value = curve_value(curve, claim, dataset)
+    steps = np.sort(curve["step"].to_numpy(dtype=float))
+    if math.isinf(value):
+        return StepCount(float(steps[-1]), 0.0, True)
+    earlier = steps[steps < value]
+    return StepCount(value, float(value - earlier[-1]) if len(earlier) else 0.0, False)
 
 
 def window_start(curve: pd.DataFrame, last_k: int) -> tuple[float, float]:
@@ -127,21 +149,21 @@ def window_start(curve: pd.DataFrame, last_k: int) -> tuple[float, float]:
     return (float(later[0]), float(steps[-1])) if len(later) else (math.nan, math.nan)
 
 
-def _short_window_note(final: pd.DataFrame, names: list, claim: dict, curves: dict) -> str:
+def _short_window_note(runs: pd.DataFrame, names: list, claim: dict, curves: dict) -> str:
     """A note when the stable window reaches back into the first half of a run: there the
     curve has not levelled out, and its mean is not a plateau's value."""
     worst = None
-    for _, run in final[final["ablation"].isin(names) & (final["status"] == "ok")].iterrows():
+    for _, run in runs[runs["ablation"].isin(names) & (runs["status"] == "ok")].iterrows():
         curve = curves.get((run["dataset"], run["ablation"], int(run["seed"])))
         if curve is None:
             continue
-        start, last = window_start(curve, claim.get("last_k", STABLE_LAST_K))
+        start, last = window_start(curve, claim["last_k"])
         if start < 0.5 * last and (worst is None or start / last < worst[0] / worst[1]):
             worst = (start, last)
     if worst is None:
         return ""
-    return (f"the last {claim.get('last_k', STABLE_LAST_K)} evaluations reach back to step "
-            f"{worst[0]:.0f} of {worst[1]:.0f}: the curves may not have levelled out")
+    return (f"the last {claim['last_k']} evaluations reach back to step {worst[0]:.0f} of "
+            f"{worst[1]:.0f}: the curves may not have levelled out")
 
 
 def _curves(metrics: pd.DataFrame, split: str) -> dict:
@@ -151,129 +173,91 @@ def _curves(metrics: pd.DataFrame, split: str) -> dict:
             for (d, a, s), g in rows.groupby(["dataset", "ablation", "seed"], sort=False)}
 
 
-def _runs(final: pd.DataFrame, ablation: str) -> pd.DataFrame:
-    return final[final["ablation"] == ablation]
+def curves_by_split(metrics: pd.DataFrame | None) -> dict:
+    """split -> (dataset, ablation, seed) -> that split's accuracy curve, for the curve metrics."""
+    if metrics is None:
+        return {}
+    return {split: _curves(metrics, split) for split in ("test", "train")}
 
 
-def _values(final: pd.DataFrame, ablation: str, claim: dict, curves: dict | None,
-            dataset: str | None) -> tuple[dict, dict, int]:
-    """seed -> value of the ok runs of `ablation` that have one (NaN, such as a curve metric's
-    step the run never got to, is left out), seed -> the value a "never" is at least (the
-    run's last step), and the count of diverged runs."""
-    runs = _runs(final, ablation)
-    ok = runs[runs["status"] == "ok"]
+# --- one claim on the runs of one dataset ---------------------------------------------------
+
+@dataclass
+class Measurement:
+    """What the runs say about one claim on one dataset: its claims-table row so far (what is
+    compared, each side's mean and seeds, notes) and the test of the measured quantity (None:
+    no data). Parameter counts are `exact`: the row's interval is the value itself."""
+    row: dict
+    test: Test | None = None
+    exact: bool = False
+
+
+def seed_values(runs: pd.DataFrame, ablation: str, claim: dict, curves: dict,
+                dataset: str | None) -> dict:
+    """seed -> the claim's value of each finished run of `ablation` that has one: a number, or
+    for step counts a StepCount."""
+    ok = runs[(runs["ablation"] == ablation) & (runs["status"] == "ok")]
     metric = claim["metric"]
     if metric in METRICS:
         column, factor, _ = METRICS[metric]
         values = {int(s): float(v) * factor for s, v in zip(ok["seed"], ok[column])}
-    else:
-        values = {}
-        for d, s in zip(ok["dataset"], ok["seed"]):
-            curve = curves.get((d, ablation, int(s)))
-            values[int(s)] = math.nan if curve is None else curve_value(curve, claim, dataset or d)
-    last = {int(s): float(n) for s, n in zip(ok["seed"], ok["steps"])}
-    values = {s: v for s, v in values.items() if not math.isnan(v)}
-    return values, last, len(runs) - len(ok)
+        return {s: v for s, v in values.items() if not math.isnan(v)}
+    read = step_count if metric in STEP_METRICS else curve_value
+    values = {}
+    for d, s in zip(ok["dataset"], ok["seed"]):
+        curve = curves.get((d, ablation, int(s)))
+        if curve is not None:
+            values[int(s)] = read(curve, claim, dataset or d)
+    return {s: v for s, v in values.items() if not math.isnan(_observed(v))}
 
 
-def _param_count(final: pd.DataFrame, ablation: str) -> float:
-    counts = final.loc[final["ablation"] == ablation, "param_count"].dropna().unique()
-    return float(counts[0]) if len(counts) == 1 else math.nan
+def _observed(value) -> float:
+    return value.observed if isinstance(value, StepCount) else value
 
 
-def _mean_shown(values: dict, last: dict) -> float:
-    """Mean with each "never" counted at the run's last step (a lower bound)."""
-    return describe([last[s] if math.isinf(v) else v for s, v in values.items()]).mean
-
-
-def censored_estimate(a: dict, a_last: dict, b: dict | None, b_last: dict | None,
-                      level: float = LEVEL) -> Estimate:
-    """Difference (or mean) of step counts where "never" (+inf) may occur.
-
-    A "never" lies somewhere above the run's last step. The lower end of the interval comes
-    from the smallest values the data allow for the ablation (never -> its last step) and the
-    largest for the reference (never -> +inf); the upper end the other way round. Without any
-    "never" this is the ordinary interval (paired t / Welch / one-sample t)."""
-    def sub(values, last):
-        return {s: (last[s] if math.isinf(v) else v) for s, v in values.items()}
-
-    a_never = any(math.isinf(v) for v in a.values())
-    a_low = sub(a, a_last)
+def seed_test(metric: str, a: dict, b: dict | None) -> Test:
+    """The test of a claim on its seed -> value dicts: the ablation's `a` against the reference's
+    `b` (None: the values themselves), paired on the seeds both have; for diverged_fraction
+    the values are 1 for a diverged run, 0 for a finished one, and every run counts."""
+    if metric == "diverged_fraction":
+        if b is None:
+            return BinomialTest(sum(a.values()), len(a))
+        return ProportionDifferenceTest(sum(a.values()), len(a), sum(b.values()), len(b))
+    seeds = sorted(a) if b is None else sorted(set(a) & set(b))
+    if metric in STEP_METRICS:
+        if b is None:
+            return BoxMeanTest([a[s].observed for s in seeds], [a[s].resolution for s in seeds],
+                               [0.0] * len(seeds))
+        # the ablation's true step may be up to its resolution earlier (the difference lower),
+        # the reference's up to its own (the difference higher)
+        return BoxMeanTest([a[s].observed - b[s].observed for s in seeds],
+                           [a[s].resolution for s in seeds], [b[s].resolution for s in seeds],
+                           "paired t")
     if b is None:
-        est = describe(a_low.values(), level)
-        if not a_never:
-            return est
-        return Estimate(est.n, est.mean, est.std, est.ci_low, math.inf, est.method)
-    b_never = any(math.isinf(v) for v in b.values())
-    b_low = sub(b, b_last)
-    point = difference(a_low, b_low, level)
-    if not (a_never or b_never):
-        return point
-    low = -math.inf if b_never else difference(a_low, b, level).ci_low
-    high = math.inf if a_never else difference(a, b_low, level).ci_high
-    return Estimate(point.n, point.mean, point.std, low, high, point.method)
+        return MeanTest([a[s] for s in seeds])
+    return MeanTest([a[s] - b[s] for s in seeds], "paired t")
 
 
-@dataclass
-class Measurement:
-    """What the runs say about one claim on one dataset, before any test: its claims-table
-    row so far (what is compared, each side's mean and count, notes) and `interval(level)`,
-    the difference (or value) with its interval at that confidence level (None: no data)."""
-    row: dict
-    interval: Callable[[float], Estimate] | None = None
-
-    @property
-    def exact(self) -> bool:
-        """A parameter count: no uncertainty, nothing to test."""
-        return self.row["metric"] == "param_count"
-
-
-def measure(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None = None,
-            dataset: str | None = None, curves: dict | None = None) -> Measurement:
-    """The runs of `final` (of `dataset` when given) on one claim."""
-    if dataset is not None:
-        final = final[final["dataset"] == dataset]
-    row = _empty_row(claim, final, dataset)
-    names = [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
-    missing = [n for n in names if not (final["ablation"] == n).any()]
+def measure(claim: dict, runs: pd.DataFrame, curves: dict | None = None,
+            dataset: str | None = None) -> Measurement:
+    """The runs (of one dataset) on one claim; `curves` of the claim's split for the curve
+    metrics (curves_by_split)."""
+    row = _empty_row(claim, runs, dataset)
+    names = compared(claim)
+    missing = [n for n in names if not (runs["ablation"] == n).any()]
     if missing:
         return Measurement({**row, "note": f"no runs of {', '.join(missing)} in the results"})
     if claim["metric"] == "param_count":
-        interval, sides, notes = _param_count_estimate(claim, final)
-    elif claim["metric"] == "diverged_fraction":
-        interval, sides, notes = _diverged_estimate(claim, final, names)
-    else:
-        interval, sides, notes = _seed_estimate(claim, final, names, metrics, curves, dataset)
-    return Measurement({**row, **sides, "note": "; ".join(notes)}, interval)
+        return _param_count_measurement(claim, runs, row)
+    if claim["metric"] == "diverged_fraction":
+        return _diverged_measurement(claim, runs, row)
+    return _seed_measurement(claim, runs, names, curves or {}, dataset, row)
 
 
-def verdict_row(measurement: Measurement, claim: dict, level: float = LEVEL) -> dict:
-    """The claims-table row: the measurement's interval at `level` against the claim's band."""
-    row = measurement.row
-    if measurement.interval is None:
-        return {**row, "verdict": NO_DATA}
-    est = measurement.interval(level)
-    note = row["note"]
-    if math.isnan(est.ci_low) or math.isnan(est.ci_high):
-        note = "; ".join(filter(None, [note, "too few seeds for an interval "
-                                             "(need at least 2 on each side)"]))
-    return {**row, "difference": est.mean, "ci_low": est.ci_low, "ci_high": est.ci_high,
-            "method": est.method, "verdict": verdict(est.ci_low, est.ci_high, band(claim)),
-            "note": note}
-
-
-def check_claim(claim: dict, final: pd.DataFrame, metrics: pd.DataFrame | None = None,
-                dataset: str | None = None, curves: dict | None = None,
-                level: float = LEVEL) -> dict:
-    """The verdict of one claim on the runs of `final` (of `dataset` when given), its
-    interval at confidence `level`."""
-    return verdict_row(measure(claim, final, metrics, dataset, curves), claim, level)
-
-
-def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
+def _empty_row(claim: dict, runs: pd.DataFrame, dataset: str | None) -> dict:
     """The claims table's row of `claim` before anything is measured."""
     return {"dataset": dataset if dataset is not None else
-            ", ".join(dict.fromkeys(final["dataset"].astype(str))),
+            ", ".join(dict.fromkeys(runs["dataset"].astype(str))),
             "claim": claim["text"], "ablation": claim["ablation"],
             "reference": claim.get("reference") or "", "metric": claim["metric"],
             "unit": UNITS[claim["metric"]], "expected": expected_text(claim, dataset),
@@ -283,141 +267,204 @@ def _empty_row(claim: dict, final: pd.DataFrame, dataset: str | None) -> dict:
             "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
 
 
-# Each estimate below returns (level -> Estimate, or None when a side has no finished run to
-# compare; the row's means and counts of both sides; notes for the row).
+def seeds_run(runs: pd.DataFrame, claim: dict) -> int:
+    """The seeds trained for the claim: the fewer of its ablation's and reference's."""
+    return min(int((runs["ablation"] == n).sum()) for n in compared(claim))
 
-def _param_count_estimate(claim: dict, final: pd.DataFrame) -> tuple[Callable, dict, list]:
+
+def _param_count(runs: pd.DataFrame, ablation: str) -> float:
+    counts = runs.loc[runs["ablation"] == ablation, "param_count"].dropna().unique()
+    return float(counts[0]) if len(counts) == 1 else math.nan
+
+
+def _param_count_measurement(claim: dict, runs: pd.DataFrame, row: dict) -> Measurement:
     ablation, reference = claim["ablation"], claim.get("reference")
-    a = _param_count(final, ablation)
-    b = _param_count(final, reference) if reference else 0.0
-    d = a - b
-    est = Estimate(1, d, 0.0, d, d, "exact (parameter counts do not depend on the seed)")
-    sides = dict(ablation_mean=a, reference_mean=b if reference else math.nan,
-                 n_ablation=int((final["ablation"] == ablation).sum()),
-                 n_reference=int((final["ablation"] == reference).sum()) if reference else 0)
-    return lambda level: est, sides, []
+    a = _param_count(runs, ablation)
+    b = _param_count(runs, reference) if reference else 0.0
+    return Measurement({**row, "difference": a - b, "ci_low": a - b, "ci_high": a - b,
+                        "ablation_mean": a, "reference_mean": b if reference else math.nan,
+                        "n_ablation": int((runs["ablation"] == ablation).sum()),
+                        "n_reference": int((runs["ablation"] == reference).sum()) if reference else 0,
+                        "method": "exact (parameter counts do not depend on the seed)"},
+                       exact=True)
 
 
-def _diverged_estimate(claim: dict, final: pd.DataFrame,
-                       names: list) -> tuple[Callable, dict, list]:
-    reference = claim.get("reference")
-    counts = [(int((_runs(final, n)["status"] != "ok").sum()), len(_runs(final, n)))
-              for n in names]
+def _diverged_measurement(claim: dict, runs: pd.DataFrame, row: dict) -> Measurement:
+    def diverged(ablation):  # seed -> 1 if that run diverged, else 0
+        mine = runs[runs["ablation"] == ablation]
+        return {int(s): int(status != "ok") for s, status in zip(mine["seed"], mine["status"])}
 
-    def interval(level):
-        return (proportion(*counts[0], level=level) if not reference
-                else proportion_difference(*counts[0], *counts[1], level=level))
-    sides = dict(ablation_mean=counts[0][0] / counts[0][1], n_ablation=counts[0][1],
-                 reference_mean=counts[1][0] / counts[1][1] if reference else math.nan,
-                 n_reference=counts[1][1] if reference else 0)
-    return interval, sides, [" vs ".join(f"{k}/{n} diverged" for k, n in counts)]
+    a = diverged(claim["ablation"])
+    b = diverged(claim["reference"]) if claim.get("reference") else None
+    sides = dict(ablation_mean=sum(a.values()) / len(a), n_ablation=len(a),
+                 reference_mean=sum(b.values()) / len(b) if b else math.nan,
+                 n_reference=len(b) if b else 0)
+    note = " vs ".join(f"{sum(v.values())}/{len(v)} diverged" for v in (a, b) if v is not None)
+    return Measurement({**row, **sides, "note": note}, seed_test("diverged_fraction", a, b))
 
 
-def _seed_estimate(claim: dict, final: pd.DataFrame, names: list, metrics: pd.DataFrame | None,
-                   curves: dict | None, dataset: str | None) -> tuple[Callable | None, dict, list]:
-    """Difference (or mean) over seeds of a final-table metric or one read from the curves;
-    diverged runs and runs without a value are left out."""
+def _seed_measurement(claim: dict, runs: pd.DataFrame, names: list, curves: dict,
+                      dataset: str | None, row: dict) -> Measurement:
+    """A final-table metric or one read from the curves, over seeds; diverged runs and runs
+    without a value are left out, and a paired comparison uses the seeds both sides have."""
     metric, reference = claim["metric"], claim.get("reference")
-    if metric in CURVE_METRICS and curves is None:
-        if metrics is None:
-            raise ValueError(f"metric {metric} needs the curves (metrics table)")
-        curves = _curves(metrics, claim.get("split") or "test")
-    a, a_last, div_a = _values(final, claim["ablation"], claim, curves, dataset)
-    b, b_last, div_b = (_values(final, reference, claim, curves, dataset) if reference
-                        else ({}, {}, 0))
-    notes = [f"{div} diverged run(s) of {name} left out"
-             for name, div in ((claim["ablation"], div_a), (reference, div_b)) if div]
-    notes += _seed_notes(claim, final, names, curves, a, b)
-    censored = metric in CENSORED
-    sides = dict(n_ablation=len(a), n_reference=len(b),
-                 ablation_mean=_side_mean(a, a_last, censored),
-                 reference_mean=_side_mean(b, b_last, censored) if reference else math.nan)
-    if not a or (reference and not b):
-        return None, sides, notes + ["no finished (non-diverged) runs to compare"]
-    if censored:
-        if any(math.isinf(v) for v in list(a.values()) + list(b.values())):
-            notes.append("never counted as the run's last step for the measured value; "
-                         "the interval covers every step it could have taken")
-
-        def interval(level):
-            return censored_estimate(a, a_last, b if reference else None,
-                                     b_last if reference else None, level)
-    else:
-        def interval(level):
-            return difference(a, b, level) if reference else describe(a.values(), level)
-    return interval, sides, notes
+    a = seed_values(runs, claim["ablation"], claim, curves, dataset)
+    b = seed_values(runs, reference, claim, curves, dataset) if reference else None
+    notes = _seed_notes(claim, runs, names, curves, a, b)
+    sides = dict(n_ablation=len(a), n_reference=len(b) if b is not None else 0,
+                 ablation_mean=_mean(a), reference_mean=_mean(b) if b is not None else math.nan)
+    if not a or (b is not None and not b):
+        return Measurement({**row, **sides, "note": "; ".join(
+            notes + ["no finished (non-diverged) runs to compare"])})
+    test = seed_test(metric, a, b)
+    if test.n < 2:
+        notes.append("too few seeds for an interval (need at least 2"
+                     + (" that both finished)" if b is not None else ")"))
+    return Measurement({**row, **sides, "note": "; ".join(notes)}, test)
 
 
-def _seed_notes(claim: dict, final: pd.DataFrame, names: list, curves: dict | None,
-                a: dict, b: dict) -> list[str]:
-    """Where the stable window is short, and on how many seeds a step count is "never"."""
+def _mean(values: dict) -> float:
+    return float(np.mean([_observed(v) for v in values.values()])) if values else math.nan
+
+
+def _seed_notes(claim: dict, runs: pd.DataFrame, names: list, curves: dict, a: dict,
+                b: dict | None) -> list[str]:
+    """Diverged runs left out, unpaired seeds, a short stable window, "never"s, and two
+    ablations equal run for run."""
     notes = []
+    for name in names:
+        diverged = int(((runs["ablation"] == name) & (runs["status"] != "ok")).sum())
+        if diverged:
+            notes.append(f"{diverged} diverged run(s) of {name} left out")
+    if b is not None and set(a) != set(b):
+        alone = sorted(set(a) ^ set(b))
+        notes.append(f"paired on the {len(set(a) & set(b))} seeds both finished "
+                     f"(seed{'s' if len(alone) > 1 else ''} {', '.join(map(str, alone))} "
+                     "on one side only)")
     if claim["metric"] in ("stable_accuracy", "stability", "steps_to_stable"):
-        note = _short_window_note(final, names, claim, curves)
+        note = _short_window_note(runs, names, claim, curves)
         if note:
             notes.append(note)
-    if claim["metric"] in CENSORED:
-        for name, vals in ((claim["ablation"], a), (claim.get("reference"), b)):
-            never = sum(math.isinf(v) for v in vals.values())
+    if claim["metric"] in STEP_METRICS:
+        for name, values in ((claim["ablation"], a), (claim.get("reference"), b)):
+            never = sum(v.never for v in (values or {}).values())
             if never:
-                notes.append(f"{name}: never on {never} of {len(vals)} seed(s)")
+                notes.append(f"{name}: never on {never} of {len(values)} seed(s), counted as "
+                             "the run's last step")
+    if b is not None:
+        common = set(a) & set(b)
+        if len(common) >= 2 and all(a[s] == b[s] for s in common):
+            notes.append(f"the two ablations are equal run for run on all {len(common)} seeds")
     return notes
 
 
-def _side_mean(values: dict, last: dict, censored: bool) -> float:
-    return _mean_shown(values, last) if censored else describe(values.values()).mean
+# --- the table ------------------------------------------------------------------------------
 
-
-def look_columns(looks: int, levels: list[float], ci_level: float, p_value: float,
-                 family: str) -> dict:
-    """The claims table's columns on how a verdict was tested."""
-    return {"looks": looks, "look_levels": " ".join(f"{a:.3g}" for a in levels),
-            "ci_level": round(ci_level, 6), "p_value": p_value, "family": family}
-
-
-def seeds_and_looks(row) -> str:
-    """A claims-table row's seeds (the fewer of its two sides) and looks, in words ("" for
-    no data): the forest plot and the summary page show it beside the verdict."""
-    if row["verdict"] == NO_DATA:
-        return ""
-    n = min(row["n_ablation"], row["n_reference"]) if row["reference"] else row["n_ablation"]
-    looks = int(row.get("looks", 1) or 1)
-    return f"{int(n)} seeds" + (f", {looks} looks" if looks > 1 else "")
-
-
-def curves_by_split(metrics: pd.DataFrame | None) -> dict:
-    """split -> (dataset, ablation, seed) -> that split's accuracy curve, for the curve metrics."""
-    if metrics is None:
-        return {}
-    return {split: _curves(metrics, split) for split in ("test", "train")}
-
-
-def check_claims(claims: list[dict], final: pd.DataFrame,
-                 metrics: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per claim and dataset, each claim on its own at 95% (the fixed-seeds study;
-    mlpstudy.sequential tests them as a family over rounds). A claim is checked on its
-    `datasets` when it lists them (the workflow passes those where its ablations run), else
-    on every dataset of `final` where its ablation has runs (or once over all of `final`)."""
+def claims_table(claims: list[dict], final: pd.DataFrame, metrics: pd.DataFrame | None,
+                 rounds: list[list[int]] | None = None) -> pd.DataFrame:
+    """claims.csv: each claim on each of its `datasets`, each dataset's claims tested as one
+    family (mlpstudy.sequential): over the looks of `rounds` (adaptive seeds), or in one look
+    of every seed when `rounds` is None."""
+    rows = {}
     curves = curves_by_split(metrics)
-    rows = []
-    for claim in claims:
-        datasets = claim.get("datasets")
-        if datasets is None:
-            datasets = list(dict.fromkeys(
-                final.loc[final["ablation"] == claim["ablation"], "dataset"])) or [None]
-        for dataset in datasets:
-            measured = measure(claim, final, metrics, dataset,
-                               curves.get(claim.get("split") or "test"))
-            p = (evidence(measured.interval, band(claim))[0]
-                 if measured.interval is not None and not measured.exact else math.nan)
-            levels = [] if math.isnan(p) else [1 - LEVEL]
-            rows.append({**verdict_row(measured, claim),
-                         **look_columns(1, levels, LEVEL, p, FIXED_FAMILY)})
-    return claims_frame(rows)
-
-
-def claims_frame(rows: list[dict]) -> pd.DataFrame:
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    for dataset in dict.fromkeys(d for c in claims for d in c["datasets"]):
+        mine = [c for c in claims if dataset in c["datasets"]]
+        runs = final[final["dataset"] == dataset]
+        plan = rounds or [sorted(set(runs["seed"].astype(int)))]
+        for claim, row in zip(mine, dataset_claims(mine, runs, curves, dataset, plan)[0]):
+            rows[id(claim), dataset] = row
+    table = pd.DataFrame([rows[id(c), d] for c in claims for d in c["datasets"]],
+                         columns=COLUMNS)
     # Six decimals: far below a seed's noise, and no 80.10000000000001 in the CSV.
     return table.round({c: 6 for c in ("difference", "ci_low", "ci_high", "ablation_mean",
                                        "reference_mean")})
+
+
+def dataset_claims(claims: list[dict], runs: pd.DataFrame, curves: dict, dataset: str,
+                   rounds: list[list[int]], looks: int | None = None
+                   ) -> tuple[list[dict], list[Track]]:
+    """The claims-table rows of one dataset's claims after `looks` of the looks of `rounds`
+    (all by default), and the tracks of its family (mlpstudy.sequential)."""
+    looks = len(rounds) if looks is None else looks
+    weights = spending(rounds)
+    # One order of the runs, whatever table they come from: a look's numbers are then the
+    # same in its plan_round job and in the final claims check.
+    runs = runs.sort_values(["ablation", "seed"], kind="stable")
+    seen = [set().union(*rounds[:k + 1]) for k in range(len(rounds))]
+    measured = {}  # (claim, look) -> Measurement
+
+    def measure_at(claim, k):
+        if (id(claim), k) not in measured:
+            measured[id(claim), k] = measure(claim, runs[runs["seed"].isin(seen[k])],
+                                             curves.get(claim["split"]), dataset)
+        return measured[id(claim), k]
+
+    first = [(c, measure_at(c, 0)) for c in claims]
+    family = [Track(c, band(c)) for c, m in first if not m.exact and m.test is not None]
+    most = sum(len(r) for r in rounds)  # the seeds an ablation may get: adaptive_seeds.max
+    run_looks(family, lambda c, k: measure_at(c, k).test, weights, looks, most)
+    adjusted = holm_adjusted([t.evidence for t in family])
+    name = (f"Holm over this dataset's {len(family)} tested claims, error rate {ALPHA:g}, "
+            f"{len(rounds)} planned look{'s' if len(rounds) > 1 else ''}")
+    rows_by_claim = {id(t.claim): _track_row(t, measure_at, weights, len(family), p_adj, name)
+                     for t, p_adj in zip(family, adjusted)}
+    rows = []
+    for claim, at_first in first:
+        if id(claim) in rows_by_claim:
+            rows.append({**rows_by_claim[id(claim)], "seeds_run": seeds_run(runs, claim)})
+        elif at_first.exact:
+            rows.append({**at_first.row, "verdict": verdict(at_first.row["ci_low"],
+                                                            at_first.row["ci_high"], band(claim)),
+                         "seeds_run": seeds_run(runs, claim), **_untested("not tested: exact")})
+        else:
+            rows.append({**at_first.row, "verdict": NO_DATA, "seeds_run": seeds_run(runs, claim),
+                         **_untested("not tested: no data")})
+    return rows, family
+
+
+def _track_row(track: Track, measure_at, weights: list[float], m: int, p_adjusted: float,
+               family: str) -> dict:
+    """A tested claim's row: decided, the look that decided it, its interval at the level it
+    was decided at; open, its last look, at a level whose interval cannot decide it."""
+    look = track.evidence_look if track.decided_at is not None else track.last_look
+    measured, test = measure_at(track.claim, look), track.tests[look]
+    level = shown_level(track, weights, m)
+    low, high = test.interval(1 - level)
+    return {**measured.row, "difference": test.estimate, "ci_low": low, "ci_high": high,
+            "method": test.method, "verdict": track.verdict if track.decided_at is not None
+            else INCONCLUSIVE, "seeds": test.n, "looks": track.looks,
+            "look_levels": " ".join(f"{a:.3g}" for a in track.levels),
+            "ci_level": round(1 - level, 6), "p_value": min(track.evidence, 1.0),
+            "threshold": track.threshold, "p_adjusted": p_adjusted,
+            "seeds_needed": track.seeds_needed if track.decided_at is None else math.nan,
+            "family": family}
+
+
+def _untested(why: str) -> dict:
+    return {"seeds": 0, "looks": 1, "look_levels": "", "ci_level": 1.0, "p_value": math.nan,
+            "threshold": math.nan, "p_adjusted": math.nan, "seeds_needed": math.nan,
+            "family": why}
+
+
+def seeds_and_looks(row) -> str:
+    """A claims-table row's seeds and looks in words ("" for no data): what its test used, what
+    was trained when more, and for an open claim the seeds that would decide it."""
+    if row["verdict"] == NO_DATA:
+        return ""
+    if row["metric"] == "param_count":
+        return "exact"
+    looks = int(row.get("looks", 1) or 1)
+    text = f"{int(row['seeds'])} seeds" + (f", {looks} looks" if looks > 1 else "")
+    if int(row.get("seeds_run", row["seeds"]) or 0) > int(row["seeds"]):
+        text += f" ({int(row['seeds_run'])} run)"
+    return text + (f"; {needed_text(row['seeds_needed'])}" if _open(row) else "")
+
+
+def _open(row) -> bool:
+    return row["verdict"] == INCONCLUSIVE and not pd.isna(row.get("seeds_needed"))
+
+
+def needed_text(seeds_needed: float) -> str:
+    if math.isinf(seeds_needed):
+        return "undecidable at this resolution"
+    return f"about {int(seeds_needed)} seeds would decide it"

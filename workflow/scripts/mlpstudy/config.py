@@ -15,7 +15,6 @@ import jsonschema
 import yaml
 
 from .plan import BUILTIN, claim_datasets, overrides, sweep_points
-from .plan import round_seeds  # noqa: F401  (tests/test_sequential.py imports it from here)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -37,6 +36,12 @@ NAME_PATTERN = load_schema()["$defs"]["name"]["pattern"].removeprefix("^").remov
 def hparam_defaults(schema: dict | None = None) -> dict:
     props = (schema or load_schema())["$defs"]["hparams"]["properties"]
     return {key: copy.deepcopy(spec["default"]) for key, spec in props.items()}
+
+
+def claim_defaults(schema: dict | None = None) -> dict:
+    """A claim's optional keys and their defaults (validation fills them into every claim)."""
+    props = (schema or load_schema())["properties"]["claims"]["items"]["properties"]
+    return {key: copy.deepcopy(spec["default"]) for key, spec in props.items() if "default" in spec}
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

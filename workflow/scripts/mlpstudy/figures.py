@@ -31,7 +31,7 @@ import pandas as pd  # noqa: E402
 
 from .aggregate import STABLE_ACC_PCT, TEST_ACC_PCT, stat_column  # noqa: E402
 from .claims import seeds_and_looks  # noqa: E402
-from .stats import describe  # noqa: E402
+from .stats import CONTRADICTED, INCONCLUSIVE, NO_DATA, SUPPORTED, describe  # noqa: E402
 
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.grid": True,
                      "grid.alpha": 0.3, "svg.hashsalt": "mlpstudy", "svg.fonttype": "none"})
@@ -308,8 +308,8 @@ def _mark_diverged(ax, runs: pd.DataFrame, x: float) -> bool:
     return bool(diverged)
 
 
-VERDICT_COLORS = {"supported": "#2ca02c", "contradicted": "#d62728", "inconclusive": "#e6a100",
-                  "no data": "0.55"}
+VERDICT_COLORS = {SUPPORTED: "#2ca02c", CONTRADICTED: "#d62728", INCONCLUSIVE: "#e6a100",
+                  NO_DATA: "0.55"}
 BAND_COLOR = "#9ecae1"
 
 

@@ -66,9 +66,14 @@ def run_datasets(config: dict) -> list[str]:
     return list(dict.fromkeys(d for a in config["ablations"] for d in datasets_of(config, a)))
 
 
+def compared(claim: dict) -> list[str]:
+    """The ablations a claim compares: its ablation, and its reference when it has one."""
+    return [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
+
+
 def claim_datasets(config: dict, claim: dict) -> list[str]:
     """Datasets a claim is checked on: those where its ablation (and reference) both run."""
-    names = [claim["ablation"]] + ([claim["reference"]] if claim.get("reference") else [])
+    names = compared(claim)
     return [d for d in datasets_of(config, names[0])
             if all(d in datasets_of(config, n) for n in names[1:])]
 

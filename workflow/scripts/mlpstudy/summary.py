@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aggregate import GAP_PCT, STABLE_ACC_PCT, TEST_ACC_PCT, stat_column
-from .claims import STABLE_LAST_K, seeds_and_looks
+from .aggregate import GAP_PCT, STABLE_ACC_PCT, STABLE_LAST_K, TEST_ACC_PCT, stat_column
+from .claims import seeds_and_looks
+from .stats import NO_DATA
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;
@@ -125,7 +126,7 @@ def _measured(c, digits) -> str:
 
 
 def _how(c) -> str:
-    if c["verdict"] == "no data":
+    if c["verdict"] == NO_DATA:
         return c["note"]
     if c["metric"] == "param_count":
         return "exact count"
@@ -163,8 +164,8 @@ def claims_section(claims: pd.DataFrame) -> str:
     head = _head(("claim", "compared", "the claim allows",
                   *[f"{d or 'all runs'}: verdict, measured, interval, seeds" for d in datasets]))
     detail_head = _head(("dataset", "claim", "verdict", "compared", "the claim allows",
-                         "measured", "interval", "seeds", "error rate tested at each look",
-                         "how / notes"))
+                         "measured", "interval", "seeds", "error rate tested at each look; "
+                         "evidence", "how / notes"))
     return (_scroll_table(head, rows, "claims")
             + '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
             + _scroll_table(detail_head, [_detail_row(c) for _, c in claims.iterrows()],
@@ -197,10 +198,13 @@ def _verdict_cell(c) -> str:
 
 
 def _levels(c) -> str:
-    """The error rate each look tested the claim at, and the level of the interval shown."""
+    """The error rate each look tested the claim at, the level of the interval shown, and its
+    evidence against its Holm threshold (with the Holm-adjusted p: decided when <= 0.05)."""
     if not isinstance(c.get("look_levels"), str) or not c["look_levels"]:
         return "exact" if c["metric"] == "param_count" else "–"
-    return f"{c['look_levels'].replace(' ', ', ')} (interval at {100 * c['ci_level']:.2f}%)"
+    return (f"{c['look_levels'].replace(' ', ', ')} (interval at {100 * c['ci_level']:.2f}%); "
+            f"evidence p = {c['p_value']:.2g} against {c['threshold']:.2g}, "
+            f"Holm-adjusted p = {c['p_adjusted']:.2g}")
 
 
 def _detail_row(c) -> str:
