@@ -51,10 +51,11 @@ def write_run(root: Path, dataset: str, ablation: str, seed: int, test_acc: floa
            "threads": 1, "started_at": "2026-01-01T00:00:00+00:00", "wall_time_s": 1.5,
            "python_version": "3.11.7", "torch_version": "2.14.1",
            "torchvision_version": "0.29.1", "dataset_sha256": "ab" * 32,
-           "dataset_source": {"generated": "test"}}
+           "dataset_source": {"generated": "test"}, "test_predictions_sha256": None}
     assert set(run) == set(RUN_JSON), "synthetic run.json out of step with runs.RUN_JSON"
     (run_dir / "run.json").write_text(json.dumps(run))
-    paths = {"run": run_dir / "run.json", "metrics": run_dir / "metrics.csv", "benchmark": None}
+    paths = {"run": run_dir / "run.json", "metrics": run_dir / "metrics.csv",
+             "predictions": run_dir / "test_predictions.npz", "benchmark": None}
     if benchmark:
         bench = root / "benchmarks" / "train" / dataset / ablation / f"seed{seed}.tsv"
         bench.parent.mkdir(parents=True, exist_ok=True)

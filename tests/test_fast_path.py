@@ -58,9 +58,14 @@ def test_chunked_evaluation_equals_one_pass_over_everything(loss):
         expected_loss = loss_fn(logits, y, reduction="sum").item() / len(x)
         expected_acc = (logits.argmax(1) == y).float().mean().item()
     for chunk in (None, 1, 999, 1024, 5000):  # uneven last chunk, one row, default, all at once
-        got_loss, got_acc = evaluate_module(model, x, y, loss_fn, chunk=chunk)
+        got_loss, got_acc, predicted = evaluate_module(model, x, y, loss_fn, chunk=chunk,
+                                                       predictions=True)
         assert got_loss == pytest.approx(expected_loss, rel=1e-5)
         assert got_acc == pytest.approx(expected_acc, abs=1 / len(x))
+        # The stored predictions are what the accuracy counted (up to float rounding's ties).
+        assert predicted.shape == (1, len(x)) and predicted.dtype == torch.uint8
+        assert (predicted[0].long() == logits.argmax(1)).float().mean() > 1 - 2 / len(x)
+        assert (predicted[0].long() == y).sum().item() == round(got_acc * len(x))
     assert model.training  # evaluation restores train mode
 
 

@@ -25,6 +25,7 @@ STEPS_PER_EPOCH = 1024
 LONG_PACK = pack_dir("tiny", "long", "seeds0")
 LONG_METRICS = seed_file("tiny", "long", "seeds0", 0, "metrics.csv")
 LONG_RUN_JSON = seed_file("tiny", "long", "seeds0", 0, "run.json")
+LONG_PREDICTIONS = seed_file("tiny", "long", "seeds0", 0, "test_predictions.npz")
 LONG_LOG = "results/logs/train/tiny/long/seeds0.log"
 LONG_EVENTS = "results/tensorboard/tiny/long/seed0"
 
@@ -93,7 +94,8 @@ def test_sigkill_in_the_first_epoch_resumes_from_the_last_checkpoint_with_identi
     assert not (workdir / "results/checkpoints/tiny/long/seed0.pt").exists()
     assert (workdir / "results/summary.html").is_file()
     assert uninterrupted.wait(timeout=300) == 0
-    assert (workdir / LONG_METRICS).read_bytes() == (reference / LONG_METRICS).read_bytes()
+    for name in (LONG_METRICS, LONG_PREDICTIONS):
+        assert (workdir / name).read_bytes() == (reference / name).read_bytes(), name
     # The live curves of the killed and resumed run: every step of metrics.csv, once.
     events = event_rows(workdir / LONG_EVENTS)
     assert len(events) == len(set(events))
@@ -126,7 +128,8 @@ def test_sigterm_saves_the_current_step_and_exits_non_zero_then_the_rerun_resume
     run_snakemake(workdir, LONG_PACK)  # the next attempt
     assert f"resumed from checkpoint at step {stopped_at} " in (workdir / LONG_LOG).read_text()
     assert uninterrupted.wait(timeout=300) == 0
-    assert (workdir / LONG_METRICS).read_bytes() == (reference / LONG_METRICS).read_bytes()
+    for name in (LONG_METRICS, LONG_PREDICTIONS):
+        assert (workdir / name).read_bytes() == (reference / name).read_bytes(), name
 
 
 def test_on_divergence_fail_fails_the_job_and_its_log_says_why(workdir):

@@ -120,6 +120,14 @@ def test_a_killed_pack_resumes_from_its_checkpoints_to_the_same_curves(mnist_5k,
     resumed = train_pack(hp, mnist_5k, SEEDS, CPU, batched=batched, checkpoints=checkpoints,
                          log=lines.append)
     assert [r.rows for r in resumed] == [r.rows for r in whole]
+    assert [predictions_of(r) for r in resumed] == [predictions_of(r) for r in whole]
+    # the predictions kept are what each test evaluation's accuracy counted
+    labels = mnist_5k["test_y"]
+    for result in resumed:
+        accuracy = {row[0]: row[4] for row in result.rows if row[2:4] == ("test", "accuracy")}
+        assert [step for step, _ in result.predictions] == sorted(accuracy)
+        for step, predicted in result.predictions:
+            assert (predicted.long() == labels).double().mean().item() == accuracy[step]
     assert sum("resumed from checkpoint" in line for line in lines) == len(SEEDS)
     # finished seeds come back from their checkpoints, untrained: one epoch's log at most
     assert sum(line.startswith("epoch ") for line in lines) == 1
@@ -130,6 +138,10 @@ def test_on_divergence_fail_fails_the_pack_naming_the_seed(mnist_5k):
     hp = setting("maxout", lr=1e3, momentum=0.9, max_steps=20, eval_every=5)
     with pytest.raises(Diverged, match=r"seed 0: run diverged"):
         train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, on_divergence="fail", log=quiet)
+
+
+def predictions_of(result) -> list:
+    return [(step, predicted.tolist()) for step, predicted in result.predictions]
 
 
 def stop_after(steps: int):
@@ -143,7 +155,7 @@ def test_a_run_stopped_mid_epoch_resumes_bit_for_bit(mnist_5k, tmp_path, ablatio
     """SIGTERM at step 37 saves that step; a kill after it loses only the steps since."""
     from mlpstudy.training import Interrupted
     hp = setting(ablation, checkpoint_every=25, eval_every=10)  # 63 steps an epoch
-    whole = train_pack(hp, mnist_5k, [0], CPU, log=quiet)[0].rows
+    whole = train_pack(hp, mnist_5k, [0], CPU, log=quiet)[0]
     checkpoints = {0: tmp_path / "seed0.pt"}
     with pytest.raises(Interrupted, match="stopped at step 37"):
         train_pack(hp, mnist_5k, [0], CPU, checkpoints=checkpoints, log=quiet,
@@ -152,7 +164,7 @@ def test_a_run_stopped_mid_epoch_resumes_bit_for_bit(mnist_5k, tmp_path, ablatio
     resumed = train_pack(hp, mnist_5k, [0], CPU, checkpoints=checkpoints, log=lines.append)[0]
     assert resumed.resumed_from_step == 37 and "seed 0: resumed from checkpoint at step 37 " \
         "(epoch 0.59)" in lines
-    assert resumed.rows == whole
+    assert resumed.rows == whole.rows and predictions_of(resumed) == predictions_of(whole)
 
 
 @pytest.mark.parametrize("ablation", ["dropout", "batch_norm", "maxout"])
@@ -167,3 +179,4 @@ def test_a_batched_pack_stopped_mid_epoch_resumes_bit_for_bit(mnist_5k, tmp_path
     resumed = train_pack(hp, mnist_5k, SEEDS, CPU, batched=True, checkpoints=checkpoints, log=quiet)
     assert [r.resumed_from_step for r in resumed] == [41] * len(SEEDS)
     assert [r.rows for r in resumed] == [r.rows for r in whole]
+    assert [predictions_of(r) for r in resumed] == [predictions_of(r) for r in whole]

@@ -2,8 +2,10 @@
 
 Inputs:  snakemake.input.data -- results/data/{dataset}.pt; input.code -- the package (for reruns).
 Outputs: output.runs -- the pack's directory results/runs/{dataset}/{ablation}/{pack}, with per
-         seed seed{N}/metrics.csv (step, epoch, split, metric, value) and seed{N}/run.json
-         (hyper-parameters, parameter count, device, status, timings, versions, dataset checksum).
+         seed seed{N}/metrics.csv (step, epoch, split, metric, value), seed{N}/test_predictions.npz
+         (the class predicted for each test example at each evaluation, mlpstudy.predictions)
+         and seed{N}/run.json (hyper-parameters, parameter count, device, status, timings,
+         versions, dataset and predictions checksums).
 Params:  hparams (resolved dict), seeds (the pack), on_divergence.
 Checkpoints: under results/checkpoints/ (mlpstudy.checkpoints), outside the outputs, so
          Snakemake never deletes them when a job dies; removed once the outputs are written.
@@ -75,6 +77,6 @@ job = {"dataset": dataset, "ablation": ablation, "hparams": hp,
        "started_at": started_at, "job_wall_time_s": round(time.perf_counter() - started, 3),
        "dataset_sha256": data_sha256, "dataset_source": data["source"]}
 for seed, result in zip(seeds, results):
-    write_run(sm.output.runs, job, seed, result)
+    write_run(sm.output.runs, job, seed, result, data["test_y"].numpy())
 checkpoints.remove(checkpoint_paths.values())
 log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))

@@ -126,8 +126,11 @@ def _onednn_maxout(module: Maxout, rows: int) -> Callable:
 
 @torch.inference_mode()
 def evaluate(forward: Callable, loss_sums: Callable, x: torch.Tensor, y: torch.Tensor,
-             members: int, chunk: int) -> tuple[list, list]:
-    """Each member's mean loss and accuracy over all of (x, y), in chunks of `chunk` rows.
+             members: int, chunk: int, predictions: bool = False
+             ) -> tuple[list, list, torch.Tensor | None]:
+    """Each member's mean loss and accuracy over all of (x, y), in chunks of `chunk` rows, and
+    with `predictions` the class each member predicted for each row, (members, rows) on the
+    CPU as the smallest integer type that holds the classes (else None).
 
     forward(rows) gives the logits of every member, (members, rows, classes) (or (rows,
     classes) for one); loss_sums(logits, targets) each member's loss summed over the rows.
@@ -135,24 +138,36 @@ def evaluate(forward: Callable, loss_sums: Callable, x: torch.Tensor, y: torch.T
     """
     loss_sum = torch.zeros(members, device=x.device, dtype=torch.float64)
     correct = torch.zeros(members, device=x.device, dtype=torch.int64)
+    predicted = []
     for start in range(0, len(x), chunk):
         logits = forward(x[start:start + chunk])
         target = y[start:start + chunk]
         loss_sum += loss_sums(logits, target).double()
-        correct += (logits.argmax(dim=-1) == target).sum(dim=-1)
-    return (loss_sum / len(x)).tolist(), (correct.double() / len(x)).tolist()
+        classes = logits.argmax(dim=-1)
+        correct += (classes == target).sum(dim=-1)
+        if predictions:
+            predicted.append(classes.reshape(members, -1).to(class_dtype(logits.shape[-1])))
+    kept = torch.cat(predicted, dim=1).cpu() if predictions else None
+    return (loss_sum / len(x)).tolist(), (correct.double() / len(x)).tolist(), kept
+
+
+def class_dtype(classes: int) -> torch.dtype:
+    """The smallest integer type of a predicted class: a byte per test example for up to 256."""
+    return torch.uint8 if classes <= 256 else torch.int32
 
 
 def evaluate_module(model: torch.nn.Module, x, y, loss_fn, chunk: int | None = None,
-                    ) -> tuple[float, float]:
+                    predictions: bool = False) -> tuple[float, float, torch.Tensor | None]:
     """Mean loss and accuracy of one model over all of (x, y), in eval mode through its fast
-    CPU forward (inference_forward); restores train mode."""
+    CPU forward (inference_forward), and with `predictions` its predicted classes (1, rows);
+    restores train mode."""
     chunk = chunk or eval_chunk(x.device, widest_output(model))
     model.eval()
     try:
-        (loss,), (accuracy,) = evaluate(
+        (loss,), (accuracy,), predicted = evaluate(
             inference_forward(model, x.device, chunk),
-            lambda logits, target: loss_fn(logits, target, reduction="sum"), x, y, 1, chunk)
+            lambda logits, target: loss_fn(logits, target, reduction="sum"), x, y, 1, chunk,
+            predictions)
     finally:
         model.train()
-    return loss, accuracy
+    return loss, accuracy, predicted

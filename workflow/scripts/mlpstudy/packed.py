@@ -118,10 +118,12 @@ class PackedMLP:
             self.use_graph, self.graph = False, None
             self.log(f"CUDA graph capture failed, training eagerly: {exc}")
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
-        """Each member's mean loss and accuracy over all of (x, y): lists of S floats."""
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, predictions: bool = False
+                 ) -> tuple[list, list, torch.Tensor | None]:
+        """Each member's mean loss and accuracy over all of (x, y): lists of S floats; with
+        `predictions` each member's predicted classes, (S, rows) (evaluation.evaluate)."""
         return evaluate(lambda h: self.forward(h, training=False), self.member_losses, x, y,
-                        self.members, eval_chunk(x.device, self.widest))
+                        self.members, eval_chunk(x.device, self.widest), predictions)
 
     def state_dict(self) -> dict:
         return {"params": self.params, "buffers": self.buffers,

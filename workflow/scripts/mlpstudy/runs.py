@@ -1,4 +1,5 @@
-"""A run's outputs: its curves (metrics.csv) and its record (run.json), paths and contents.
+"""A run's outputs: its curves (metrics.csv), its test predictions (test_predictions.npz) and
+its record (run.json), paths and contents.
 
 A training job writes them (atomically, through mlpstudy.files); aggregation and the
 rounds of adaptive seeds find them again.
@@ -7,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import write_json_atomic, write_text_atomic
+from .files import file_sha256, write_json_atomic, write_text_atomic
+from .predictions import FILE as PREDICTIONS_FILE, write_predictions
 
 METRICS_HEADER = "step,epoch,split,metric,value"
-# A training job's output directory holds one directory per seed: seed{N}/metrics.csv, run.json.
-RUN_FILES = ("metrics.csv", "run.json")
+# A training job's output directory holds one directory per seed: seed{N}/ with these files.
+RUN_FILES = ("metrics.csv", "run.json", PREDICTIONS_FILE)
 _SPLIT_ORDER = {"batch": 0, "train": 1, "test": 2}
 
 
@@ -23,9 +25,10 @@ def metrics_csv(rows) -> str:
 
 
 def run_paths(pack_dir: str | Path, seed: int) -> dict[str, Path]:
-    """{"metrics": ..., "run": ...}: where one seed's files are in its pack's directory."""
+    """{"metrics": ..., "run": ..., "predictions": ...}: where one seed's files are in its
+    pack's directory."""
     folder = Path(pack_dir) / f"seed{seed}"
-    return {"metrics": folder / RUN_FILES[0], "run": folder / RUN_FILES[1]}
+    return {key: folder / name for key, name in zip(("metrics", "run", "predictions"), RUN_FILES)}
 
 
 def seeds_in(pack_dir: str | Path) -> list[int]:
@@ -64,6 +67,8 @@ RUN_JSON = {
     "device_name": "the GPU's name, or the CPU's",
     "threads": "torch threads of the job",
     "dataset_sha256": "checksum of the prepared dataset file",
+    "test_predictions_sha256": "checksum of test_predictions.npz (the class predicted for each "
+                               "test example at each evaluation)",
     "dataset_source": "where the data came from (files and their checksums, or how generated)",
     "python_version": "Python of the job",
     "torch_version": "torch of the job",
@@ -71,11 +76,15 @@ RUN_JSON = {
 }
 
 
-def write_run(pack_dir: str | Path, job: dict, seed: int, result) -> None:
-    """One seed's metrics.csv and run.json, in its pack's directory."""
+def write_run(pack_dir: str | Path, job: dict, seed: int, result, test_labels) -> None:
+    """One seed's metrics.csv, test_predictions.npz and run.json (last: it holds the others'
+    checksum), in its pack's directory."""
     paths = run_paths(pack_dir, seed)
     write_text_atomic(paths["metrics"], metrics_csv(result.rows))
-    write_json_atomic(paths["run"], run_record(job, seed, result))
+    write_predictions(paths["predictions"], [step for step, _ in result.predictions],
+                      [p.numpy() for _, p in result.predictions], test_labels)
+    record = {**job, "test_predictions_sha256": file_sha256(paths["predictions"])}
+    write_json_atomic(paths["run"], run_record(record, seed, result))
 
 
 def run_record(job: dict, seed: int, result) -> dict:

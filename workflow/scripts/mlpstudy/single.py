@@ -44,10 +44,12 @@ class SingleMLP:
         self.optimizer.step()
         return loss.detach().view(1)
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, predictions: bool = False
+                 ) -> tuple[list, list, torch.Tensor | None]:
         torch.set_num_threads(self.eval_threads)
-        loss, accuracy = evaluate_module(self.module, x, y, self.loss_fn)
-        return [loss], [accuracy]
+        loss, accuracy, predicted = evaluate_module(self.module, x, y, self.loss_fn,
+                                                    predictions=predictions)
+        return [loss], [accuracy], predicted
 
     def state_dict(self) -> dict:
         return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -4,7 +4,8 @@
 pytorch/examples' mnist train(): each epoch a seeded batch order, a step per batch, an
 evaluation every eval_every steps, a checkpoint every checkpoint_every steps. The whole
 dataset lives on the device as one float tensor; batches are slices of a seeded
-`torch.randperm`; evaluation covers the full train and test sets. Per-step losses stay on
+`torch.randperm`; evaluation covers the full train and test sets, and keeps the class predicted
+for each test example (mlpstudy.predictions). Per-step losses stay on
 the device and are read back only at evaluations, so a GPU never waits on the host inside
 an epoch.
 """
@@ -36,6 +37,8 @@ class Interrupted(RuntimeError):
 @dataclass
 class RunResult:
     rows: list = field(default_factory=list)  # (step, epoch, split, metric, value)
+    # (step, the class predicted for each test example) at each evaluation (mlpstudy.predictions)
+    predictions: list = field(default_factory=list)
     status: str = "ok"
     diverged_at_step: int | None = None
     steps: int = 0
@@ -203,6 +206,7 @@ class _Run:
             generator.set_state(saved)  # the epoch's order is drawn again, the same
         for result, saved in zip(self.results, state["results"]):
             result.rows = [tuple(r) for r in saved["rows"]]
+            result.predictions = list(zip(saved["prediction_steps"], saved["predicted"]))
             result.diverged_at_step, result.steps = saved["diverged_at_step"], saved["steps"]
             result.resumed_from_step = state["step"]
         self.active, self.epoch, self.step = list(state["active"]), state["epoch"], state["step"]
@@ -244,10 +248,12 @@ class _Run:
         self.flush()
         step, tensors = self.step, self.tensors
         epoch = round(step / self.steps_per_epoch, 4)
-        values = {split: self.model.evaluate(tensors[f"{split}_x"], tensors[f"{split}_y"])
+        values = {split: self.model.evaluate(tensors[f"{split}_x"], tensors[f"{split}_y"],
+                                             predictions=split == "test")
                   for split in ("train", "test")}
         for i in self.active:
             (tr_loss, tr_acc), (te_loss, te_acc) = [(v[0][i], v[1][i]) for v in values.values()]
+            self.results[i].predictions.append((step, values["test"][2][i].clone()))
             self.record(i, [(step, epoch, "train", "loss", tr_loss),
                             (step, epoch, "train", "accuracy", tr_acc),
                             (step, epoch, "test", "loss", te_loss),
@@ -306,7 +312,8 @@ class _Run:
             "epoch": self.epoch, "step": self.step, "model": self.model.state_dict(),
             "shuffles": shuffles, "active": list(self.active),
             "results": [{"rows": r.rows, "diverged_at_step": r.diverged_at_step,
-                         "steps": r.steps} for r in self.results]})
+                         "steps": r.steps, "prediction_steps": [s for s, _ in r.predictions],
+                         "predicted": [p for _, p in r.predictions]} for r in self.results]})
 
 
 def _finish(results, lr, seeds, on_divergence, say) -> list[RunResult]:
