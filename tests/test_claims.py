@@ -2,6 +2,7 @@
 equal run for run, parameter counts, and a dataset's claims tested as one family."""
 import math
 
+import numpy as np
 import pytest
 
 from mlpstudy.aggregate import load_runs
@@ -134,3 +135,45 @@ def test_one_seed_gives_inconclusive_not_an_error(tmp_path):
     row = check(final, claim(ablation="b", reference="base", metric="test_accuracy",
                              expect="greater"))
     assert row["verdict"] == "inconclusive" and "too few seeds" in row["note"]
+
+
+def predictions_of(final, examples=1000, seed=0):
+    """(dataset, ablation, seed) -> (steps, right) for every run: `examples` test examples at
+    the evaluations 20, 40 and 60, the last one right on exactly the run's test accuracy,
+    the easiest examples first (the same order for every run: some examples are hard)."""
+    rng = np.random.default_rng(seed)
+    easiest = rng.permutation(examples)
+    right = {}
+    for run in final[final["status"] == "ok"].itertuples():
+        last = np.zeros(examples, dtype=bool)
+        last[easiest[:round(run.test_accuracy * examples)]] = True
+        earlier = rng.random((2, examples)) < run.test_accuracy
+        right[run.dataset, run.ablation, int(run.seed)] = (np.array([20, 40, 60]),
+                                                          np.vstack([earlier, last]))
+    return right
+
+
+def test_the_test_sets_sampling_widens_an_accuracys_interval(tmp_path):
+    """The gap is 1 point on every seed: over the seeds alone it is known exactly (0 spread);
+    over the 1,000 test examples too, its interval is about +-2 binomial errors of a 90%
+    accuracy on 1,000 examples (0.95 pp) wide."""
+    metrics, final = load_runs(write_study(tmp_path, RUNS))
+    gap = claim(ablation="base", metric="gap", expect="about", tolerance=5.0)
+    seeds_only = claims_table([gap], final, metrics).iloc[0]
+    both = claims_table([gap], final, metrics, right=predictions_of(final)).iloc[0]
+    assert seeds_only["uncertainty"] == "seeds" and "no spread" in seeds_only["method"]
+    assert both["uncertainty"] == "seeds and 1,000 test examples"
+    assert both["difference"] == pytest.approx(seeds_only["difference"])
+    binomial = 100 * math.sqrt(0.9 * 0.1 / 1000)
+    assert both["ci_high"] - both["ci_low"] > 2 * 1.96 * binomial
+    assert both["verdict"] == "supported"
+
+
+def test_runs_without_stored_predictions_fall_back_to_the_seeds(tmp_path):
+    metrics, final = load_runs(write_study(tmp_path, RUNS))
+    right = predictions_of(final)
+    del right["tiny", "kl_div", 2]
+    row = claims_table([claim(ablation="kl_div", reference="base", metric="test_accuracy",
+                              expect="less")], final, metrics, right=right).iloc[0]
+    assert row["uncertainty"] == "seeds"
+    assert "no stored test predictions for kl_div seed 2: seeds only" in row["note"]

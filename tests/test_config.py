@@ -196,3 +196,10 @@ def test_ablation_names_that_could_escape_results_are_rejected(name):
 
 def test_command_line_seeds_arrive_as_strings_and_are_accepted():
     assert validate({**DEFAULT, "seeds": ["3", "4"]})["seeds"] == [3, 4]
+
+
+def test_uncertainty_must_count_the_seeds():
+    with pytest.raises(ConfigError, match=r"uncertainty = \[\"test_set\"\]: must include seeds"):
+        validate({**DEFAULT, "uncertainty": ["test_set"]})
+    assert validate(DEFAULT)["uncertainty"] == ["seeds", "test_set"]
+    assert validate({**DEFAULT, "uncertainty": ["seeds"]})["uncertainty"] == ["seeds"]

@@ -137,7 +137,7 @@ def test_step_counts_that_tie_on_the_grid_decide_nothing(tmp_path):
                 threshold=90, expect="greater")
     assert row["verdict"] == "inconclusive" and row["difference"] == 0
     assert row["ci_low"] <= -10 and row["ci_high"] >= 10
-    assert row["seeds_needed"] == math.inf
+    assert row["seeds_needed"] == math.inf and row["why_open"] == "undecidable at this resolution"
 
 
 def test_stable_accuracy_claims_are_paired_by_seed(tmp_path):

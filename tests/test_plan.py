@@ -113,6 +113,17 @@ def test_each_claim_is_checked_where_both_its_ablations_run():
     assert plan.claim_datasets(config, xor_vs_base) == []
 
 
+def test_each_ablation_is_compared_per_class_with_its_claims_reference_else_the_baseline():
+    config = study(datasets=["mnist-5k"])
+    references = plan.references(config, "mnist-5k")
+    assert references["maxout"] == "base"  # its claims' reference
+    assert references["hidden_2048"] == "hidden_24" and references["l2"] == "weight_decay"
+    assert references["deep_512_256"] == "hidden_784"  # the first claim that has a reference
+    assert references["dropout"] == "base"  # in no claim with a reference: the baseline
+    assert "base" not in references and "xor" not in references  # xor runs on its own dataset
+    assert plan.references(config, "xor") == {}  # a dataset with one ablation
+
+
 def test_a_dataset_job_depends_only_on_its_own_config_keys():
     config = study(custom_datasets={"mine": "data/mine"})
     assert plan.data_options("mnist-5k", config) == {}

@@ -59,10 +59,19 @@ def test_report_end_to_end(workdir):
     assert verdicts["base parameters"] == "supported"
     assert verdicts["base parameters as the report says"] == "contradicted"
     assert verdicts["GELU gives no clear gain"] in ("supported", "inconclusive", "contradicted")
+    # Accuracy claims count the test set's sampling too (the default uncertainty), from each
+    # run's stored test predictions; parameter counts are exact.
+    sources = dict(zip(claims["claim"], claims["uncertainty"]))
+    assert sources["wide beats base"] == sources["GELU gives no clear gain"] \
+        == "seeds and 64 test examples"
+    assert sources["base parameters"] == "none: exact"
+    per_class = pd.read_csv(results / "datasets" / "tiny" / "per_class_accuracy.csv")
+    assert set(per_class["ablation"]) == {"gelu", "wide"}  # each against base, its reference
+    assert set(per_class["reference"]) == {"base"} and per_class["difference_pp"].notna().all()
 
     figures = results / "figures"
     names = ["tiny/claims_forest", "tiny/curves_activation", "tiny/curves_width",
-             "tiny/final_accuracy", "xor_boundary_xor"]
+             "tiny/final_accuracy", "tiny/per_class", "xor_boundary_xor"]
     for name in names:
         for ext in ("png", "svg"):
             assert (figures / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from mlpstudy.stats import (CONTRADICTED, INCONCLUSIVE, SUPPORTED, T_MARGIN, Band, BinomialTest,
-                            BoxMeanTest, MeanTest, ProportionDifferenceTest, describe, evidence,
-                            t_quantile, verdict)
+                            BoxMeanTest, MeanTest, ProportionDifferenceTest, TwoWayMeanTest,
+                            describe, evidence, t_quantile, verdict)
 
 pytestmark = pytest.mark.unit
 
@@ -174,3 +174,64 @@ def test_seeds_to_decide_follow_the_spread():
     assert t_quantile(n - 1, level) * test.sd / math.sqrt(n) < 0.5
     assert t_quantile(n - 2, level) * test.sd / math.sqrt(n - 1) >= 0.5 * 0.95
     assert test.seeds_to_decide(Band(1.0, 2.0), 0.001) == math.inf  # on the edge
+
+
+def _coverage(one_arm: bool, seeds: int, level: float, studies: int = 1000):
+    """Coverage of the true population value by the seeds-and-examples interval and by the
+    seeds-only one, over studies that draw both the seeds and the 1,000 test examples: each
+    example has its own difficulty (and, between two ablations, its own difference), each
+    seed shifts a model's logits, each run gets each example right at random."""
+    from scipy.special import expit
+    rng = np.random.default_rng(11)
+    difficulty = rng.normal(2.0, 1.5, 50_000)
+    gain = rng.normal(0.05, 0.6, 50_000)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    weights = weights / weights.sum()
+
+    def expected(logit):  # over the seed's shift, N(0, 0.1)
+        return (expit(logit[:, None] + 0.1 * nodes[None, :]) * weights).sum(axis=1)
+
+    truth = float((expected(difficulty + gain) - (0 if one_arm else expected(difficulty))).mean())
+    both = alone = 0
+    for _ in range(studies):
+        pick = rng.integers(0, len(difficulty), 1000)
+        shifts = rng.normal(0.0, 0.1, (2, seeds, 1))
+        right = rng.random((seeds, 1000)) < expit(difficulty[pick] + gain[pick] + shifts[0])
+        table = right.astype(float)
+        if not one_arm:
+            table -= rng.random((seeds, 1000)) < expit(difficulty[pick] + shifts[1])
+        low, high = TwoWayMeanTest(table).interval(level)
+        both += low <= truth <= high
+        low, high = MeanTest(table.mean(axis=1)).interval(level)
+        alone += low <= truth <= high
+    return both / studies, alone / studies
+
+
+@pytest.mark.parametrize("one_arm", [True, False], ids=["an accuracy", "a paired difference"])
+def test_intervals_over_seeds_and_test_examples_cover_at_their_level(one_arm):
+    """With seeds and test examples both drawn at random, the two-way interval covers the
+    population's value at least as often as its level; an accuracy's seeds-only interval does
+    not once there are enough seeds (it takes the 1,000 test examples as the population)."""
+    margin = 3 * math.sqrt(0.05 * 0.95 / 1000)
+    for seeds, level in ((5, 0.95), (20, 0.95), (20, 0.99)):
+        both, alone = _coverage(one_arm, seeds, level)
+        print(f"\n{'accuracy' if one_arm else 'paired difference'}, {seeds} seeds, "
+              f"{level:.0%} interval: covers {both:.3f} with the test examples, {alone:.3f} "
+              "with the seeds alone")
+        assert both >= level - margin
+        if one_arm and seeds == 20:
+            assert alone < level - 0.1
+
+
+def test_the_two_way_variance_is_the_anova_estimate():
+    rng = np.random.default_rng(2)
+    table = rng.normal(0, 1, (4, 50)) + rng.normal(0, 1, (4, 1)) + rng.normal(0, 0.5, (1, 50))
+    test = TwoWayMeanTest(table)
+    seeds, examples = table.mean(axis=1), table.mean(axis=0)
+    ms_a, ms_b = 50 * seeds.var(ddof=1), 4 * examples.var(ddof=1)
+    resid = table - seeds[:, None] - examples[None, :] + table.mean()
+    ms_e = (resid ** 2).sum() / (3 * 49)
+    assert test.se ** 2 == pytest.approx(max(ms_a + ms_b - ms_e, ms_a) / 200)
+    assert test.estimate == pytest.approx(table.mean())
+    same = TwoWayMeanTest(np.ones((5, 30)))
+    assert "no spread" in same.method and same.p_above(0.5) == 2 ** -5

@@ -53,6 +53,8 @@ rule claims:
     input:
         final=rules.combine.output.final,
         metrics=rules.combine.output.metrics,
+        # Each run's test predictions, where the test set's sampling counts (uncertainty).
+        runs=lambda w: pack_dirs() if "test_set" in STUDY["uncertainty"] else [],
         code=code_of("claims.py"),
     output:
         claims=report("results/claims.csv", caption=f"{REPORT}/claims.rst", category="Claims"),
@@ -65,6 +67,7 @@ rule claims:
         claims=STUDY["claims"],
         # The seeds of each round when adaptive (the claims tested as a family over the looks).
         rounds=ROUNDS if STUDY["adaptive_seeds"] else None,
+        uncertainty=STUDY["uncertainty"],
         # For the caption of claims.csv in Snakemake's report (claims.rst).
         verdict_rules=VERDICT_RULES,
         testing=TESTING,
@@ -109,6 +112,24 @@ rule claims_forest:
         CONDA_ENV
     script:
         "../scripts/claims_forest.py"
+
+
+rule per_class:
+    input:
+        runs=lambda w: pack_dirs(w.dataset),
+        code=code_of("per_class.py"),
+    output:
+        table="results/datasets/{dataset}/per_class_accuracy.csv",
+        png=figure_report(*DATASET_FIGURES["per_class"][0][:2]),
+        svg=figure_svg(DATASET_FIGURES["per_class"][0][0]),
+    log:
+        "results/logs/report/per_class_{dataset}.log",
+    conda:
+        CONDA_ENV
+    params:
+        references=lambda w: plan.references(STUDY, w.dataset),
+    script:
+        "../scripts/per_class.py"
 
 
 rule xor_boundary:

@@ -71,12 +71,15 @@ def figure_svg(stem):
 
 
 # Each study dataset's figures as (file stem, caption, title), by the rule output that makes
-# them (claims_forest; the figures rule's groups, final, sweeps), in the order the summary
-# page shows them: the rules' outputs and the page read this one list.
+# them (claims_forest; the figures rule's groups, final, sweeps; per_class), in the order
+# the summary page shows them: the rules' outputs and the page read this one list.
 DATASET_FIGURES = {
     "forest": [("claims_forest", "claims_forest", "The claims at a glance")],
     "groups": [(f"curves_{g}", "curves", f"Training curves: {g}") for g in STUDY["figure_groups"]],
     "final": [("final_accuracy", "final_accuracy", "Final and stable test accuracy per ablation")],
+    "per_class": [
+        ("per_class", "per_class", "Where each ablation wins or loses: per-class accuracy")
+    ],
     "sweeps": [(f"sweep_{s}", "sweep", f"Sweep {s}") for s in STUDY["sweeps"]],
 }
 

@@ -17,5 +17,6 @@ checkpoint plan_round:
     params:
         claims=lambda w: [c for c in STUDY["claims"] if w.dataset in c["datasets"]],
         rounds=ROUNDS,
+        uncertainty=STUDY["uncertainty"],
     script:
         "../scripts/plan_round.py"

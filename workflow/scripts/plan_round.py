@@ -7,30 +7,35 @@ Outputs: output.plan -- results/rounds/{dataset}/look{look}.json: the look, the 
          decided, open, and stopped for futility (with the seeds each would need), and
          `extend`, the ablations of the next round.
 Params:  claims -- the config's claims checked on this dataset; rounds -- the seeds of each
-         round (mlpstudy.plan.round_seeds).
+         round (mlpstudy.plan.round_seeds); uncertainty -- seeds, and test_set (the runs'
+         test predictions then count, as in claims.csv).
 """
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821 (snakemake is injected)
 
 from mlpstudy.aggregate import load_runs
-from mlpstudy.claims import curves_by_split, dataset_claims, needed_text
+from mlpstudy.claims import Observations, curves_by_split, dataset_claims, needed_text
 from mlpstudy.plan import compared
 from mlpstudy.files import write_json_atomic
+from mlpstudy.predictions import right_of_runs
 from mlpstudy.runs import runs_of_packs
 from mlpstudy.sequential import extend
 
 sm = snakemake  # noqa: F821
 dataset, look = sm.wildcards.dataset, int(sm.wildcards.look)
 rounds = [list(r) for r in sm.params.rounds]
-metrics, final = load_runs(runs_of_packs(sm.input.runs))
+runs = runs_of_packs(sm.input.runs)
+metrics, final = load_runs(runs)
+right = right_of_runs(runs) if "test_set" in sm.params.uncertainty else None
 rows, tracks = dataset_claims([dict(c) for c in sm.params.claims], final,
-                              curves_by_split(metrics), dataset, rounds, looks=look + 1)
+                              Observations(curves_by_split(metrics), right), dataset, rounds,
+                              looks=look + 1)
 open_ = [t for t in tracks if t.decided_at is None]
 plan = {"dataset": dataset, "look": look, "seeds": len(set(final["seed"])),
         "decided": [t.claim["text"] for t in tracks if t.decided_at is not None],
         "open": [t.claim["text"] for t in open_],
-        "futile": {t.claim["text"]: needed_text(t.seeds_needed)
+        "futile": {t.claim["text"]: needed_text(t)
                    for t in open_ if not t.wants_seeds},
         "extend": extend(tracks, compared) if look + 1 < len(rounds) else []}
 write_json_atomic(sm.output.plan, plan)

@@ -24,7 +24,7 @@ sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)
 stats = pd.read_csv(sm.input.ablation_stats, keep_default_na=True).fillna({"description": ""})
 claims = pd.read_csv(sm.input.claims).fillna({"reference": "", "note": "", "method": "",
-                                             "dataset": ""})
+                                             "dataset": "", "uncertainty": "", "why_open": ""})
 checksums = final[["dataset", "dataset_sha256"]].drop_duplicates().rename(
     columns={"dataset_sha256": "sha256"})
 provenance = {"git commit": git_commit(sm.scriptdir or "."),

@@ -21,7 +21,7 @@ import pandas as pd
 from .plan import compared
 from .sequential import ALPHA, Track, holm_adjusted, run_looks, shown_level, spending
 from .stats import (INCONCLUSIVE, NO_DATA, Band, BinomialTest, BoxMeanTest, MeanTest,
-                    ProportionDifferenceTest, Test, verdict)
+                    ProportionDifferenceTest, Test, TwoWayMeanTest, verdict)
 
 # Final-value metrics: metric -> (column of the final table, factor to the unit shown, unit).
 METRICS = {
@@ -43,8 +43,8 @@ COLUMNS = ["dataset", "claim", "ablation", "reference", "metric", "unit", "expec
            "band_low", "band_high", "verdict", "difference", "ci_low", "ci_high",
            "ablation_mean", "reference_mean", "n_ablation", "n_reference", "method", "note",
            # how the verdict was tested (mlpstudy.sequential)
-           "seeds", "seeds_run", "looks", "look_levels", "ci_level", "p_value", "threshold",
-           "p_adjusted", "seeds_needed", "family"]
+           "uncertainty", "seeds", "seeds_run", "looks", "look_levels", "ci_level", "p_value",
+           "threshold", "p_adjusted", "seeds_needed", "why_open", "family"]
 
 
 def band(claim: dict) -> Band:
@@ -180,6 +180,21 @@ def curves_by_split(metrics: pd.DataFrame | None) -> dict:
     return {split: _curves(metrics, split) for split in ("test", "train")}
 
 
+@dataclass
+class Observations:
+    """What the runs recorded beyond final.csv: their accuracy curves (split -> (dataset,
+    ablation, seed) -> curve, see curves_by_split) and, where the test set's own sampling counts
+    (config `uncertainty`), the test examples each run got right at its stored evaluations:
+    (dataset, ablation, seed) -> (steps, right: bool array, evaluations x examples)."""
+    curves: dict
+    right: dict | None = None
+
+
+# Metrics whose value is an average over the test examples: with the examples' predictions
+# their interval counts the test set's sampling too.
+EXAMPLE_METRICS = ("stable_accuracy", "test_accuracy", "gap")
+
+
 # --- one claim on the runs of one dataset ---------------------------------------------------
 
 @dataclass
@@ -223,7 +238,7 @@ def seed_test(metric: str, a: dict, b: dict | None) -> Test:
         if b is None:
             return BinomialTest(sum(a.values()), len(a))
         return ProportionDifferenceTest(sum(a.values()), len(a), sum(b.values()), len(b))
-    seeds = sorted(a) if b is None else sorted(set(a) & set(b))
+    seeds = sorted(test_seeds(a, b))
     if metric in STEP_METRICS:
         if b is None:
             return BoxMeanTest([a[s].observed for s in seeds], [a[s].resolution for s in seeds],
@@ -238,10 +253,9 @@ def seed_test(metric: str, a: dict, b: dict | None) -> Test:
     return MeanTest([a[s] - b[s] for s in seeds], "paired t")
 
 
-def measure(claim: dict, runs: pd.DataFrame, curves: dict | None = None,
+def measure(claim: dict, runs: pd.DataFrame, observed: Observations | None = None,
             dataset: str | None = None) -> Measurement:
-    """The runs (of one dataset) on one claim; `curves` of the claim's split for the curve
-    metrics (curves_by_split)."""
+    """The runs (of one dataset) on one claim."""
     row = _empty_row(claim, runs, dataset)
     names = compared(claim)
     missing = [n for n in names if not (runs["ablation"] == n).any()]
@@ -251,7 +265,7 @@ def measure(claim: dict, runs: pd.DataFrame, curves: dict | None = None,
         return _param_count_measurement(claim, runs, row)
     if claim["metric"] == "diverged_fraction":
         return _diverged_measurement(claim, runs, row)
-    return _seed_measurement(claim, runs, names, curves or {}, dataset, row)
+    return _seed_measurement(claim, runs, names, observed or Observations({}), dataset, row)
 
 
 def _empty_row(claim: dict, runs: pd.DataFrame, dataset: str | None) -> dict:
@@ -264,7 +278,7 @@ def _empty_row(claim: dict, runs: pd.DataFrame, dataset: str | None) -> dict:
             "band_low": band(claim).low, "band_high": band(claim).high,
             "difference": math.nan, "ci_low": math.nan, "ci_high": math.nan,
             "ablation_mean": math.nan, "reference_mean": math.nan,
-            "n_ablation": 0, "n_reference": 0, "method": "", "note": ""}
+            "n_ablation": 0, "n_reference": 0, "method": "", "note": "", "uncertainty": "seeds"}
 
 
 def seeds_run(runs: pd.DataFrame, claim: dict) -> int:
@@ -285,7 +299,8 @@ def _param_count_measurement(claim: dict, runs: pd.DataFrame, row: dict) -> Meas
                         "ablation_mean": a, "reference_mean": b if reference else math.nan,
                         "n_ablation": int((runs["ablation"] == ablation).sum()),
                         "n_reference": int((runs["ablation"] == reference).sum()) if reference else 0,
-                        "method": "exact (parameter counts do not depend on the seed)"},
+                        "method": "exact (parameter counts do not depend on the seed)",
+                        "uncertainty": "none: exact"},
                        exact=True)
 
 
@@ -303,24 +318,77 @@ def _diverged_measurement(claim: dict, runs: pd.DataFrame, row: dict) -> Measure
     return Measurement({**row, **sides, "note": note}, seed_test("diverged_fraction", a, b))
 
 
-def _seed_measurement(claim: dict, runs: pd.DataFrame, names: list, curves: dict,
+def _seed_measurement(claim: dict, runs: pd.DataFrame, names: list, observed: Observations,
                       dataset: str | None, row: dict) -> Measurement:
     """A final-table metric or one read from the curves, over seeds; diverged runs and runs
-    without a value are left out, and a paired comparison uses the seeds both sides have."""
+    without a value are left out, and a paired comparison uses the seeds both sides have.
+    Where the examples' predictions are there, the test set's sampling counts too."""
     metric, reference = claim["metric"], claim.get("reference")
+    curves = observed.curves.get(claim["split"], {})
     a = seed_values(runs, claim["ablation"], claim, curves, dataset)
     b = seed_values(runs, reference, claim, curves, dataset) if reference else None
     notes = _seed_notes(claim, runs, names, curves, a, b)
     sides = dict(n_ablation=len(a), n_reference=len(b) if b is not None else 0,
-                 ablation_mean=_mean(a), reference_mean=_mean(b) if b is not None else math.nan)
+                 ablation_mean=_mean(a), reference_mean=_mean(b) if b is not None else math.nan,
+                 uncertainty="seeds")
     if not a or (b is not None and not b):
         return Measurement({**row, **sides, "note": "; ".join(
             notes + ["no finished (non-diverged) runs to compare"])})
     test = seed_test(metric, a, b)
+    if observed.right is not None and metric in EXAMPLE_METRICS:
+        table, missing = _example_table(claim, runs, observed, dataset, sorted(test_seeds(a, b)))
+        if table is not None:
+            test = TwoWayMeanTest(table, "paired t" if b is not None else "t")
+            sides["uncertainty"] = f"seeds and {table.shape[1]:,} test examples"
+        else:
+            notes.append(f"no stored test predictions for {missing}: seeds only")
     if test.n < 2:
         notes.append("too few seeds for an interval (need at least 2"
                      + (" that both finished)" if b is not None else ")"))
     return Measurement({**row, **sides, "note": "; ".join(notes)}, test)
+
+
+def test_seeds(a: dict, b: dict | None) -> set:
+    """The seeds a claim's test uses: all of `a`'s, or those `a` and `b` both have."""
+    return set(a) if b is None else set(a) & set(b)
+
+
+def _example_table(claim: dict, runs: pd.DataFrame, observed: Observations,
+                   dataset: str | None, seeds: list) -> tuple[np.ndarray | None, str]:
+    """The claim's value per seed and test example (seeds x examples; ablation minus reference
+    on the same examples), or (None, which run lacks the evaluations it needs)."""
+    sides = []
+    for ablation in compared(claim):
+        rows = []
+        for seed in seeds:
+            run = runs[(runs["ablation"] == ablation) & (runs["seed"] == seed)].iloc[0]
+            key = (run["dataset"], ablation, int(seed))
+            values = _example_values(claim, run, observed.right.get(key),
+                                     observed.curves.get("test", {}).get(key))
+            if values is None:
+                return None, f"{ablation} seed {seed}"
+            rows.append(values)
+        sides.append(np.array(rows))
+    return (sides[0] - sides[1] if len(sides) > 1 else sides[0]), ""
+
+
+def _example_values(claim: dict, run, stored, curve) -> np.ndarray | None:
+    """One run's value of the claim per test example: its correctness (in percent) averaged
+    over the stable window, or at the last evaluation; for the gap, the run's train accuracy
+    minus that. None when the run's stored evaluations do not hold the ones needed."""
+    if stored is None or curve is None:
+        return None
+    steps, right = stored
+    evaluations = np.sort(curve["step"].to_numpy())
+    if claim["metric"] == "stable_accuracy":
+        wanted = evaluations[evaluations > 0][-int(claim["last_k"]):]
+    else:
+        wanted = evaluations[-1:]
+    rows = [np.flatnonzero(np.asarray(steps) == step) for step in wanted]
+    if any(len(r) == 0 for r in rows):
+        return None
+    percent = 100.0 * np.asarray(right)[[r[0] for r in rows]].mean(axis=0)
+    return 100.0 * float(run["train_accuracy"]) - percent if claim["metric"] == "gap" else percent
 
 
 def _mean(values: dict) -> float:
@@ -361,17 +429,18 @@ def _seed_notes(claim: dict, runs: pd.DataFrame, names: list, curves: dict, a: d
 # --- the table ------------------------------------------------------------------------------
 
 def claims_table(claims: list[dict], final: pd.DataFrame, metrics: pd.DataFrame | None,
-                 rounds: list[list[int]] | None = None) -> pd.DataFrame:
+                 rounds: list[list[int]] | None = None, right: dict | None = None) -> pd.DataFrame:
     """claims.csv: each claim on each of its `datasets`, each dataset's claims tested as one
     family (mlpstudy.sequential): over the looks of `rounds` (adaptive seeds), or in one look
-    of every seed when `rounds` is None."""
+    of every seed when `rounds` is None; `right`: the runs' test examples got right
+    (Observations), when the test set's sampling counts."""
     rows = {}
-    curves = curves_by_split(metrics)
+    observed = Observations(curves_by_split(metrics), right)
     for dataset in dict.fromkeys(d for c in claims for d in c["datasets"]):
         mine = [c for c in claims if dataset in c["datasets"]]
         runs = final[final["dataset"] == dataset]
         plan = rounds or [sorted(set(runs["seed"].astype(int)))]
-        for claim, row in zip(mine, dataset_claims(mine, runs, curves, dataset, plan)[0]):
+        for claim, row in zip(mine, dataset_claims(mine, runs, observed, dataset, plan)[0]):
             rows[id(claim), dataset] = row
     table = pd.DataFrame([rows[id(c), d] for c in claims for d in c["datasets"]],
                          columns=COLUMNS)
@@ -380,7 +449,7 @@ def claims_table(claims: list[dict], final: pd.DataFrame, metrics: pd.DataFrame 
                                        "reference_mean")})
 
 
-def dataset_claims(claims: list[dict], runs: pd.DataFrame, curves: dict, dataset: str,
+def dataset_claims(claims: list[dict], runs: pd.DataFrame, observed: Observations, dataset: str,
                    rounds: list[list[int]], looks: int | None = None
                    ) -> tuple[list[dict], list[Track]]:
     """The claims-table rows of one dataset's claims after `looks` of the looks of `rounds`
@@ -396,7 +465,7 @@ def dataset_claims(claims: list[dict], runs: pd.DataFrame, curves: dict, dataset
     def measure_at(claim, k):
         if (id(claim), k) not in measured:
             measured[id(claim), k] = measure(claim, runs[runs["seed"].isin(seen[k])],
-                                             curves.get(claim["split"]), dataset)
+                                             observed, dataset)
         return measured[id(claim), k]
 
     first = [(c, measure_at(c, 0)) for c in claims]
@@ -437,13 +506,14 @@ def _track_row(track: Track, measure_at, weights: list[float], m: int, p_adjuste
             "ci_level": round(1 - level, 6), "p_value": min(track.evidence, 1.0),
             "threshold": track.threshold, "p_adjusted": p_adjusted,
             "seeds_needed": track.seeds_needed if track.decided_at is None else math.nan,
+            "why_open": needed_text(track) if track.decided_at is None else "",
             "family": family}
 
 
 def _untested(why: str) -> dict:
     return {"seeds": 0, "looks": 1, "look_levels": "", "ci_level": 1.0, "p_value": math.nan,
             "threshold": math.nan, "p_adjusted": math.nan, "seeds_needed": math.nan,
-            "family": why}
+            "why_open": "", "family": why}
 
 
 def seeds_and_looks(row) -> str:
@@ -457,14 +527,12 @@ def seeds_and_looks(row) -> str:
     text = f"{int(row['seeds'])} seeds" + (f", {looks} looks" if looks > 1 else "")
     if int(row.get("seeds_run", row["seeds"]) or 0) > int(row["seeds"]):
         text += f" ({int(row['seeds_run'])} run)"
-    return text + (f"; {needed_text(row['seeds_needed'])}" if _open(row) else "")
+    why_open = row.get("why_open")
+    return text + (f"; {why_open}" if isinstance(why_open, str) and why_open else "")
 
 
-def _open(row) -> bool:
-    return row["verdict"] == INCONCLUSIVE and not pd.isna(row.get("seeds_needed"))
-
-
-def needed_text(seeds_needed: float) -> str:
-    if math.isinf(seeds_needed):
-        return "undecidable at this resolution"
-    return f"about {int(seeds_needed)} seeds would decide it"
+def needed_text(track: Track) -> str:
+    """What would decide an open claim: about how many seeds, or why no number would."""
+    if math.isinf(track.seeds_needed):
+        return track.tests[track.last_look].undecidable
+    return f"about {int(track.seeds_needed)} seeds would decide it"

@@ -90,6 +90,8 @@ def _what_is_wrong(error: jsonschema.ValidationError) -> str:
         return f"must have at least {limit} entr{'ies' if limit != 1 else 'y'}"
     if kind == "uniqueItems":
         return "lists an item more than once"
+    if kind == "contains" and "const" in limit:
+        return f"must include {limit['const']}"
     if kind == "required":
         return error.message.replace("is a required property", "must be given")
     return error.message

@@ -11,6 +11,9 @@
 - claims_forest_figure: each claim of one dataset at a glance: its measured difference with
   the interval its verdict rests on, against the band the claim allows, coloured by
   verdict, with the seeds and looks it used; a panel per unit.
+- per_class_figure: where each ablation wins or loses against its reference: a heatmap of
+  the per-class test accuracy difference (ablations x classes), mean over seeds with its
+  seeds' sd written in each cell.
 - xor_boundary_figure: the decision boundary of trained XOR models with their
   training points.
 """
@@ -392,6 +395,44 @@ def _seeds_text(row: pd.Series) -> str:
 
 def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(str(text), width)[:3])
+
+
+def per_class_figure(table: pd.DataFrame, dataset: str) -> plt.Figure:
+    """mlpstudy.predictions.per_class_differences as a heatmap: a row per ablation (against
+    its reference), a column per class, coloured by the mean difference (percentage points,
+    symmetric around 0), each cell with its mean and the seeds' sd."""
+    if table.empty:
+        fig, ax = plt.subplots(figsize=(8, 1.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No ablation on {dataset} has finished seeds beside its reference.",
+                ha="center", va="center", fontsize=12)
+        return fig
+    pairs = list(dict.fromkeys(zip(table["ablation"], table["reference"])))
+    classes = sorted(table["class"].unique())
+    grid = table.pivot_table(index=["ablation", "reference"], columns="class", values=[
+        "difference_pp", "difference_sd"], sort=False)
+    mean = grid["difference_pp"].reindex(index=pairs, columns=classes).to_numpy()
+    spread = grid["difference_sd"].reindex(index=pairs, columns=classes).to_numpy()
+    limit = max(float(np.nanmax(np.abs(mean))), 0.5) if np.isfinite(mean).any() else 1.0
+    fig, ax = plt.subplots(figsize=(2.5 + 0.75 * len(classes), 1.6 + 0.42 * len(pairs)))
+    image = ax.imshow(mean, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    for (i, j), value in np.ndenumerate(mean):
+        if np.isfinite(value):
+            sd = f"\n\u00b1{spread[i, j]:.1f}" if np.isfinite(spread[i, j]) else ""
+            ax.text(j, i, f"{value:+.1f}{sd}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(value) > 0.6 * limit else "black")
+    seeds = table.groupby(["ablation", "reference"], sort=False)["seeds"].first()
+    ax.set_yticks(range(len(pairs)))
+    ax.set_yticklabels([f"{a} \u2212 {r} ({seeds[a, r]} seeds)" for a, r in pairs], fontsize=8)
+    ax.set_xticks(range(len(classes)))
+    ax.set_xticklabels([str(c) for c in classes])
+    ax.set_xlabel("class (test examples of that class)")
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, label="difference in test accuracy (pp)", shrink=0.8)
+    ax.set_title(f"{dataset}: per-class test accuracy at the last evaluation, ablation minus "
+                 "reference\n(mean over the seeds both finished; \u00b1 the seeds' sd)")
+    fig.tight_layout()
+    return fig
 
 
 def xor_boundary_figure(models: list[tuple[int, object]], train_x, train_y,

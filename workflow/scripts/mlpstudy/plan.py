@@ -78,6 +78,18 @@ def claim_datasets(config: dict, claim: dict) -> list[str]:
             if all(d in datasets_of(config, n) for n in names[1:])]
 
 
+def references(config: dict, dataset: str) -> dict[str, str]:
+    """ablation -> what the per-class figure compares it with on `dataset`: the reference of
+    its first claim there that has one, else the dataset's first ablation (the baseline)."""
+    names = ablations_on(config, dataset)
+    chosen = {}
+    for claim in config["claims"]:
+        if claim.get("reference") and dataset in claim_datasets(config, claim):
+            chosen.setdefault(claim["ablation"], claim["reference"])
+    pairs = {a: chosen.get(a, names[0]) for a in names}
+    return {a: reference for a, reference in pairs.items() if reference != a}
+
+
 # ---- sweeps -------------------------------------------------------------------------------
 
 def _value_name(value) -> str:

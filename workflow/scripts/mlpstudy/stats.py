@@ -118,6 +118,8 @@ class Test:
     estimate: float = math.nan
     n: int = 0
     method: str = ""
+    # why no number of seeds would decide a claim whose seeds_to_decide is inf
+    undecidable: str = "no number of seeds decides it at this spread"
 
     def p_above(self, x: float) -> float:
         raise NotImplementedError
@@ -170,33 +172,32 @@ def distance_to_decide(estimate: float, band: Band) -> float:
 T_MARGIN = 2.0
 
 
-def _flat(mean, sd):
-    return sd <= 1e-12 * np.maximum(1.0, np.abs(mean))
+def _flat(mean, se):
+    return se <= 1e-12 * np.maximum(1.0, np.abs(mean))
 
 
-def _t_p(mean, sd, n: int, x: float, sign: int):
-    """One-sided p that the mean is above (sign +1) or below (-1) x: Student's t with n - 1
-    degrees of freedom (times T_MARGIN), or the exact sign-flip test where the values have no
-    spread (every value equal: p = 2^-n on the side they lie, 1 otherwise). Vectorised over
-    mean and sd."""
-    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+def _t_p(mean, se, df, n: int, x: float, sign: int):
+    """One-sided p that the mean is above (sign +1) or below (-1) x: Student's t with `df`
+    degrees of freedom and standard error `se` (times T_MARGIN), or where there is no spread
+    at all (every one of the n seeds equal) the exact sign-flip test: p = 2^-n on the side
+    they lie, 1 otherwise. Vectorised over mean and se."""
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
     shift = sign * (mean - x)
-    flat = _flat(mean, sd)
+    flat = _flat(mean, se)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(flat, 0.0, shift * math.sqrt(n) / np.where(flat, 1.0, sd))
+        t = np.where(flat, 0.0, shift / np.where(flat, 1.0, se))
     return np.where(flat, np.where(shift > 0, 0.5 ** n, 1.0),
-                    np.minimum(1.0, T_MARGIN * stdtr(n - 1, -t)))
+                    np.minimum(1.0, T_MARGIN * stdtr(df, -t)))
 
 
-def _t_interval(mean, sd, n: int, level: float):
-    """(low, high) of the t interval (at the error rate divided by T_MARGIN), or for values
-    without spread the sign-flip interval: the common value once 2^-n per side is within the
-    error rate, else unbounded."""
-    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
-    flat = _flat(mean, sd)
-    half = t_quantile(n - 1, 1 - (1 - level) / T_MARGIN) * sd / math.sqrt(n)
+def _t_interval(mean, se, df, n: int, level: float):
+    """(low, high) of the t interval (at the error rate divided by T_MARGIN), or without any
+    spread the sign-flip interval: the common value once 2^-n per side is within the error
+    rate, else unbounded."""
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
+    half = t_quantile(df, 1 - (1 - level) / T_MARGIN) * se
     if (1 - level) / 2 < 0.5 ** n:
-        half = np.where(flat, math.inf, half)
+        half = np.where(_flat(mean, se), math.inf, half)
     return mean - half, mean + half
 
 
@@ -225,21 +226,24 @@ class MeanTest(Test):
         self.n = len(arr)
         self.estimate = float(arr.mean()) if self.n else math.nan
         self.sd = float(arr.std(ddof=1)) if self.n >= 2 else math.nan
-        self.flat = self.n >= 2 and bool(_flat(self.estimate, self.sd))
+        self.se = self.sd / math.sqrt(self.n) if self.n >= 2 else math.nan
+        self.flat = self.n >= 2 and bool(_flat(self.estimate, self.se))
         self.method = (f"{method} over {self.n} seeds" if not self.flat else
                        f"no spread (all {self.n} seeds give {self.estimate:g}): exact "
                        f"sign-flip test, p >= 2^-{self.n} a side")
 
     def p_above(self, x):
-        return 1.0 if self.n < 2 else float(_t_p(self.estimate, self.sd, self.n, x, +1))
+        return 1.0 if self.n < 2 else float(_t_p(self.estimate, self.se, self.n - 1, self.n,
+                                                 x, +1))
 
     def p_below(self, x):
-        return 1.0 if self.n < 2 else float(_t_p(self.estimate, self.sd, self.n, x, -1))
+        return 1.0 if self.n < 2 else float(_t_p(self.estimate, self.se, self.n - 1, self.n,
+                                                 x, -1))
 
     def interval(self, level=LEVEL):
         if self.n < 2:
             return math.nan, math.nan
-        low, high = _t_interval(self.estimate, self.sd, self.n, level)
+        low, high = _t_interval(self.estimate, self.se, self.n - 1, self.n, level)
         return float(low), float(high)
 
     def seeds_to_decide(self, band, alpha, hope=0.0):
@@ -264,6 +268,8 @@ class BoxMeanTest(Test):
     those are the k largest. The same corners give the largest p-values wherever those are
     below 1/2, the only ones that can decide anything."""
 
+    undecidable = "undecidable at this resolution"
+
     def __init__(self, observed, below, above, method: str = "t"):
         observed, below, above = (np.asarray(list(v), dtype=float) for v in (observed, below, above))
         self.n = len(observed)
@@ -274,20 +280,23 @@ class BoxMeanTest(Test):
         ups = np.arange(self.n + 1)[:, None] > np.arange(self.n)[::-1][None, :]  # top k up
         corners = lows[None, :] + self.width * ups
         self.means = corners.mean(axis=1)
-        self.sds = corners.std(axis=1, ddof=1) if self.n >= 2 else np.full(self.n + 1, np.nan)
+        sds = corners.std(axis=1, ddof=1) if self.n >= 2 else np.full(self.n + 1, np.nan)
+        self.ses = sds / math.sqrt(max(self.n, 1))
         self.method = (f"{method} over {self.n} seeds, each value known to within "
                        f"{self.width:g} (the evaluation grid)")
 
     def p_above(self, x):
-        return 1.0 if self.n < 2 else float(_t_p(self.means, self.sds, self.n, x, +1).max())
+        return 1.0 if self.n < 2 else float(_t_p(self.means, self.ses, self.n - 1, self.n,
+                                                 x, +1).max())
 
     def p_below(self, x):
-        return 1.0 if self.n < 2 else float(_t_p(self.means, self.sds, self.n, x, -1).max())
+        return 1.0 if self.n < 2 else float(_t_p(self.means, self.ses, self.n - 1, self.n,
+                                                 x, -1).max())
 
     def interval(self, level=LEVEL):
         if self.n < 2:
             return math.nan, math.nan
-        low, high = _t_interval(self.means, self.sds, self.n, level)
+        low, high = _t_interval(self.means, self.ses, self.n - 1, self.n, level)
         return float(low.min()), float(high.max())
 
     def seeds_to_decide(self, band, alpha, hope=0.0):
@@ -298,6 +307,74 @@ class BoxMeanTest(Test):
         room = (distance_to_decide(self.estimate, band) - self.width
                 + hope * self.observed_sd / math.sqrt(self.n))
         return _seeds_for_t(self.observed_sd, room, alpha)
+
+
+class TwoWayMeanTest(Test):
+    """The mean of `values`, a seeds x test-examples table (per-example correctness of each
+    run, or its difference between two ablations on the same examples), with both seeds and
+    test examples drawn at random: the claim is about the population of examples, of which
+    the test set is a sample. Crossed random effects, value = mean + seed + example +
+    interaction; the variance of the grand mean is (MS_seeds + MS_examples - MS_residual) /
+    (seeds x examples) from the two-way ANOVA (never below the seeds' part alone), with
+    Satterthwaite's degrees of freedom; then t as in MeanTest (T_MARGIN, and the sign-flip
+    test where nothing varies)."""
+
+    def __init__(self, values, method: str = "t"):
+        table = np.asarray(values, dtype=float)
+        self.n, self.examples = table.shape
+        self.estimate = float(table.mean()) if table.size else math.nan
+        self.undecidable = f"no number of seeds decides it with {self.examples:,} test examples"
+        if self.n < 2 or self.examples < 2:
+            self.se, self.df, self.flat = math.nan, math.nan, False
+            self.method = f"{method} over {self.n} seeds and {self.examples:,} test examples"
+            return
+        seeds, examples = table.mean(axis=1), table.mean(axis=0)
+        ms_seeds = self.examples * seeds.var(ddof=1)
+        ms_examples = self.n * examples.var(ddof=1)
+        residual = table - seeds[:, None] - examples[None, :] + self.estimate
+        ms_residual = float((residual ** 2).sum()) / ((self.n - 1) * (self.examples - 1))
+        cells = self.n * self.examples
+        # the variance components, each at least 0: seeds, examples, their interaction
+        self.components = (max(ms_seeds - ms_residual, 0.0) / self.examples,
+                           max(ms_examples - ms_residual, 0.0) / self.n, ms_residual)
+        combined = ms_seeds + ms_examples - ms_residual
+        if combined <= ms_seeds:  # never narrower than the seeds alone say
+            self.se, self.df = math.sqrt(ms_seeds / cells), self.n - 1.0
+        else:
+            self.se = math.sqrt(combined / cells)
+            self.df = combined ** 2 / (ms_seeds ** 2 / (self.n - 1)
+                                       + ms_examples ** 2 / (self.examples - 1)
+                                       + ms_residual ** 2 / ((self.n - 1) * (self.examples - 1)))
+        self.flat = bool(_flat(self.estimate, self.se))
+        self.method = (f"{method} over {self.n} seeds and {self.examples:,} test examples "
+                       f"(df {self.df:.1f})" if not self.flat else
+                       f"no spread (all {self.n} seeds give {self.estimate:g} on every "
+                       f"example): exact sign-flip test, p >= 2^-{self.n} a side")
+
+    def p_above(self, x):
+        return 1.0 if math.isnan(self.se) else float(_t_p(self.estimate, self.se, self.df,
+                                                          self.n, x, +1))
+
+    def p_below(self, x):
+        return 1.0 if math.isnan(self.se) else float(_t_p(self.estimate, self.se, self.df,
+                                                          self.n, x, -1))
+
+    def interval(self, level=LEVEL):
+        if math.isnan(self.se):
+            return math.nan, math.nan
+        low, high = _t_interval(self.estimate, self.se, self.df, self.n, level)
+        return float(low), float(high)
+
+    def seeds_to_decide(self, band, alpha, hope=0.0):
+        if math.isnan(self.se):
+            return math.inf
+        if self.flat:
+            return _seeds_for_t(0.0, distance_to_decide(self.estimate, band), alpha)
+        seeds, examples, interaction = self.components
+        room = distance_to_decide(self.estimate, band) + hope * self.se
+        # what the test examples leave however many seeds: their part of the variance
+        room -= float(ndtri(1 - alpha / T_MARGIN / 2)) * math.sqrt(examples / self.examples)
+        return _seeds_for_t(math.sqrt(seeds + interaction / self.examples), room, alpha)
 
 
 # --- fractions of seeds ---------------------------------------------------------------------

@@ -130,7 +130,9 @@ def _how(c) -> str:
         return c["note"]
     if c["metric"] == "param_count":
         return "exact count"
-    return f"{c['method']}" + (f"; {c['note']}" if c["note"] else "")
+    parts = [c["method"], f"uncertain: {c['uncertainty']}" if c.get("uncertainty") else "",
+             c["note"]]
+    return "; ".join(p for p in parts if p)
 
 
 def _digits(c) -> int:
