@@ -18,6 +18,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/rounds.smk"
 include: "workflow/rules/report_common.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/cost.smk"
 
 
 # On a cluster these run on the submit host: each takes seconds (a queue wait

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .aggregate import GAP_PCT, STABLE_ACC_PCT, STABLE_LAST_K, TEST_ACC_PCT, stat_column
 from .claims import seeds_and_looks
+from .cost import efficiency
 from .stats import NO_DATA
 
 # The verdicts' colours, on the summary page and on the report's landing page.
@@ -385,17 +386,39 @@ def _figures(figures: list[tuple]) -> list[str]:
 
 def _per_job(final: pd.DataFrame) -> list[str]:
     jobs = final.assign(test_acc_pct=final["test_accuracy"] * 100)
+    for column in ("flop_rate", "probe_flop_rate"):
+        jobs[column] = (pd.to_numeric(jobs[column], errors="coerce") / 1e9 if column in jobs
+                        else float("nan"))
     return [
-        '<h2 id="jobs">Per job: runtime and memory</h2>',
+        '<h2 id="jobs">Per job: runtime, memory and efficiency</h2>',
+        f"<p>{esc(_efficiency_text(final))}</p>",
         '<p class="note">wall time measured inside the job (run.json); benchmark seconds and '
-        "peak resident memory (max RSS) from Snakemake's benchmark files.</p>",
+        "peak resident memory (max RSS) from Snakemake's benchmark files; GFLOP/s: the "
+        "matmul FLOPs of the run over its training time (its pack's when batched), beside "
+        "the job's own short matmul probe after training.</p>",
         table(jobs, {"dataset": "dataset", "ablation": "ablation", "seed": "seed",
                      "status": "status", "test_acc_pct": "test acc (%)",
                      "wall_time_s": "wall time (s)", "bench_s": "benchmark (s)",
-                     "max_rss_mb": "peak memory (MB)", "device": "device", "threads": "threads"},
+                     "max_rss_mb": "peak memory (MB)", "flop_rate": "GFLOP/s",
+                     "probe_flop_rate": "probe GFLOP/s", "device": "device",
+                     "threads": "threads"},
               row_class=lambda r: "diverged" if r["status"] != "ok" else "",
-              num=("seed", "test_acc_pct", "wall_time_s", "bench_s", "max_rss_mb", "threads")),
+              num=("seed", "test_acc_pct", "wall_time_s", "bench_s", "max_rss_mb",
+                   "flop_rate", "probe_flop_rate", "threads")),
     ]
+
+
+def _efficiency_text(final: pd.DataFrame) -> str:
+    """The study's efficiency from its jobs' own records (cost.efficiency)."""
+    eff = efficiency(final)
+    if eff is None:
+        return "No run recorded its FLOP rate (runs from before it was recorded)."
+    return (f"Efficiency: the runs computed {eff['flop'] / 1e12:.2f} TFLOP of matmuls in "
+            f"{eff['seconds']:.0f} s of training, {eff['achieved'] / 1e9:.1f} GFLOP/s per "
+            f"job, {100 * eff['ratio']:.0f}% of what their jobs' own matmul probes reached "
+            f"({eff['probe'] / 1e9:.1f} GFLOP/s); the rest is evaluation and training "
+            "arithmetic that is not a large matmul (activations, loss, optimizer), and "
+            "small matmuls.")
 
 
 def _provenance(provenance: dict, checksums: pd.DataFrame) -> list[str]:
