@@ -109,3 +109,10 @@ def test_earlier_runs_give_their_rate(tmp_path):
 def test_the_probe_measures_a_rate_and_what_it_cost():
     probe = flops.matmul_probe("cpu", seconds=0.005)
     assert probe["flop_rate"] > 1e8 and 0 < probe["seconds"] < 5
+
+
+def test_without_torch_the_plan_line_gives_no_time(tmp_path):
+    # A Python that cannot import the package (here: run from an empty directory) has no rate.
+    assert cost.probed_rate(tmp_path) is None
+    line = cost.plan_line(10, 2, 1e12, None, None, "no rate", 2, most=(20, 2e12, None))
+    assert "time unknown on 2 core(s)" in line and "time unknown if every round runs" in line

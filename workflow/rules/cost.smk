@@ -31,9 +31,12 @@ def job_slots():
 
 
 def plan_figures(train, other, rate, slots):
+    """Runs, FLOPs and the estimated seconds (None without a rate) of `train` jobs and
+    `other` jobs."""
     flops = [plan.job_flops(STUDY, job) for job in train]
     runs = sum(len(PACKS[pack]) for *_, pack in train)
-    return runs, sum(flops), cost.estimate_seconds(flops, other, rate, slots)
+    seconds = cost.estimate_seconds(flops, other, rate, slots) if rate else None
+    return runs, sum(flops), seconds
 
 
 onstart:
@@ -44,6 +47,8 @@ onstart:
         if rate is None:
             rate = cost.probed_rate(SCRIPTS)
             source = f"a matmul probe now, times {cost.EFFICIENCY} as runs reach"
+        if rate is None:
+            source = "no rate: Snakemake's Python cannot import torch to probe one"
         slots = job_slots()
         runs, flop, seconds = plan_figures(train, other, rate, slots)
         most = None

@@ -41,12 +41,16 @@ def earlier_rate(runs_dir: str | Path) -> float | None:
     return flop / seconds if seconds else None
 
 
-def probed_rate(scripts_dir: str | Path, threads: int = 1) -> float:
+def probed_rate(scripts_dir: str | Path, threads: int = 1) -> float | None:
     """What a training run would achieve on this machine now: a short matmul probe in a child
-    process (torch stays out of Snakemake's), times the share runs reach (EFFICIENCY)."""
-    out = subprocess.run([sys.executable, "-c", PROBE, str(threads)], cwd=scripts_dir,
-                         capture_output=True, text=True, check=True).stdout
-    return float(out.split()[-1]) * EFFICIENCY
+    process (torch stays out of Snakemake's), times the share runs reach (EFFICIENCY). None
+    where Snakemake's Python has no torch (the jobs may run in a conda environment)."""
+    try:
+        out = subprocess.run([sys.executable, "-c", PROBE, str(threads)], cwd=scripts_dir,
+                             capture_output=True, text=True, check=True, timeout=60).stdout
+        return float(out.split()[-1]) * EFFICIENCY
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
 
 
 def estimate_seconds(train_flops: list[float], other_jobs: int, rate: float,
@@ -66,15 +70,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def plan_line(runs: int, jobs: int, flop: float, seconds: float, rate: float, source: str,
-              cores: int, most: tuple[int, float, float] | None = None) -> str:
+def plan_line(runs: int, jobs: int, flop: float, seconds: float | None, rate: float | None,
+              source: str, cores: int, most: tuple[int, float, float | None] | None = None
+              ) -> str:
     """The line a study starts with. `most`: (runs, FLOPs, seconds) if every round of
-    adaptive seeds runs; the first figures are then the case where no claim needs a second."""
+    adaptive seeds runs; the first figures are then the case where no claim needs a second.
+    Without a rate (seconds None) it gives no time."""
+    def time(s):
+        return f"about {_duration(s)}" if s is not None else "time unknown"
     line = (f"Plan: {runs} training runs in {jobs} jobs, {flop / 1e12:.2f} TFLOP of matmuls; "
-            f"about {_duration(seconds)} on {cores} core(s)")
+            f"{time(seconds)} on {cores} core(s)")
     if most:
         line += (f" if no claim needs a second round of seeds, up to {most[0]} runs, "
-                 f"{most[1] / 1e12:.2f} TFLOP, about {_duration(most[2])} if every round runs")
+                 f"{most[1] / 1e12:.2f} TFLOP, {time(most[2])} if every round runs")
+    if rate is None:
+        return line + f" ({source})."
     return line + f" (at {rate / 1e9:.1f} GFLOP/s per job: {source})."
 
 
