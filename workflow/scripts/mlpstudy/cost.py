@@ -16,13 +16,15 @@ from pathlib import Path
 
 # What a job costs beyond its matmuls, measured with `snakemake --cores 2` on a 2-core CPU
 # (the default mnist-5k study, torch 2.14.1, docs/performance.md): a training job's process
-# start, `import torch`, data load and writing (its benchmark seconds minus its runs' training
-# time), and a report job (aggregate, figures, claims, summary: pandas and matplotlib).
-TRAIN_JOB_S = 3.5
-OTHER_JOB_S = 4.0
+# start, `import torch`, data load, probe and writing (its benchmark seconds minus its runs'
+# training time: median 4.5 s, 3.8-7.6 s), and a job of the report or the data (prepare,
+# aggregate, figures, claims, summary: 84 s for 10 jobs; figures and the XOR boundary take
+# 22-24 s, the rest 1-8 s).
+TRAIN_JOB_S = 4.5
+OTHER_JOB_S = 8.0
 # The share of the matmul probe's rate a training run achieves as a whole (evaluation,
-# small matmuls, the loss and the optimizer included), where no earlier run says: measured
-# on the same study.
+# small matmuls, the loss and the optimizer included), where no earlier run says: 57% on
+# the same study.
 EFFICIENCY = 0.6
 # The probe in the child process: threads, seconds of matmuls (plus its start and import).
 PROBE = ("import sys, torch; torch.set_num_threads(int(sys.argv[1])); "
