@@ -53,11 +53,13 @@ onstart:
         runs, flop, seconds = plan_figures(train, other, rate, slots)
         most = None
         if STUDY["adaptive_seeds"]:
-            # Every later round for every ablation of a claim that can need one.
+            # Every later round for every ablation of a claim that can need one (the first
+            # round's jobs are in the DAG already, unless a target left them out).
+            first = set(plan.train_jobs(STUDY))
             later = [
                 job
                 for job in plan.train_jobs(STUDY, plan.every_round(STUDY))
-                if job not in train and not Path(pack_dir(*job)).exists()
+                if job not in first and job not in train and not Path(pack_dir(*job)).exists()
             ]
             most = plan_figures(train + later, other, rate, slots)
         COST.update(started=time.time(), estimate=seconds)

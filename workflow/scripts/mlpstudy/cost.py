@@ -66,6 +66,10 @@ def estimate_seconds(train_flops: list[float], other_jobs: int, rate: float,
     return max(spread, chain)
 
 
+def _flop(flop: float) -> str:
+    return f"{flop / 1e12:.2f} TFLOP" if flop >= 1e11 else f"{flop / 1e9:.2f} GFLOP"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
@@ -80,11 +84,11 @@ def plan_line(runs: int, jobs: int, flop: float, seconds: float | None, rate: fl
     Without a rate (seconds None) it gives no time."""
     def time(s):
         return f"about {_duration(s)}" if s is not None else "time unknown"
-    line = (f"Plan: {runs} training runs in {jobs} jobs, {flop / 1e12:.2f} TFLOP of matmuls; "
+    line = (f"Plan: {runs} training runs in {jobs} jobs, {_flop(flop)} of matmuls; "
             f"{time(seconds)} on {cores} core(s)")
     if most:
         line += (f" if no claim needs a second round of seeds, up to {most[0]} runs, "
-                 f"{most[1] / 1e12:.2f} TFLOP, {time(most[2])} if every round runs")
+                 f"{_flop(most[1])}, {time(most[2])} if every round runs")
     if rate is None:
         return line + f" ({source})."
     return line + f" (at {rate / 1e9:.1f} GFLOP/s per job: {source})."
@@ -102,7 +106,7 @@ def end_line(runs: list[dict], started: float, estimate: float | None) -> str:
     own probes."""
     wall = time.time() - started
     flop = sum(r.get("flop") or 0.0 for r in runs)
-    line = f"Done: {len(runs)} training runs, {flop / 1e12:.2f} TFLOP in {_duration(wall)}"
+    line = f"Done: {len(runs)} training runs, {_flop(flop)} in {_duration(wall)}"
     if estimate:
         line += f" (estimated {_duration(estimate)}, {wall / estimate:.2f}x)"
     line += f": {flop / wall / 1e9:.1f} GFLOP/s over the wall time"
