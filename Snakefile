@@ -8,12 +8,17 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# The landing page of `snakemake --report report.zip`: the verdicts and the forest plot.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/rounds.smk"
 include: "workflow/rules/report_common.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/cost.smk"
 
 
 # On a cluster these run on the submit host: each takes seconds (a queue wait

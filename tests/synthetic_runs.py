@@ -49,6 +49,7 @@ def write_run(root: Path, dataset: str, ablation: str, seed: int, test_acc: floa
            "diverged_at_step": None if status == "ok" else last, "steps": last,
            "resumed_from_step": 0, "final": final, "device": "cpu", "device_name": "x86_64",
            "threads": 1, "started_at": "2026-01-01T00:00:00+00:00", "wall_time_s": 1.5,
+           "flop": 3.0e10, "flop_rate": 2.0e10, "probe_flop_rate": 4.0e10, "probe_s": 0.02,
            "python_version": "3.11.7", "torch_version": "2.14.1",
            "torchvision_version": "0.29.1", "dataset_sha256": "ab" * 32,
            "dataset_source": {"generated": "test"}, "test_predictions_sha256": None}

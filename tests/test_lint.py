@@ -1,6 +1,7 @@
 """The workflow passes the checks the Snakemake workflow catalog runs on every workflow it
 lists: `snakemake --lint` (each rule with a log and a software environment, helpers apart
-from rules, ...) and `snakefmt --check` (the rules files formatted alike)."""
+from rules, ...) and `snakefmt --check` (the rules files formatted alike); and the file the
+catalog reads for its usage page, .snakemake-workflow-catalog.yml."""
 import subprocess
 import sys
 
@@ -42,3 +43,14 @@ def test_every_rule_uses_the_projects_conda_environment(workdir):
     # Each path is relative to the rules file that names it.
     rules = REPO / "workflow" / "rules"
     assert {(rules / e).resolve() for e in envs.values()} == {REPO / "environment.yml"}
+
+
+def test_catalog_file_names_the_flags_and_the_deployment():
+    """.snakemake-workflow-catalog.yml, which the catalog reads for its usage page."""
+    import yaml
+    usage = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert "--cores" in usage["mandatory-flags"]["flags"] and usage["mandatory-flags"]["desc"]
+    deployment = usage["software-stack-deployment"]
+    assert deployment["conda"] is True  # every rule names environment.yml
+    assert usage["report"] is True and deployment["report"] is True
+    assert (REPO / "config" / "README.md").is_file()

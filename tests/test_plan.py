@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from mlpstudy import plan
+from mlpstudy import flops, plan
 from mlpstudy.config import validate
 
 pytestmark = pytest.mark.unit
@@ -102,7 +102,7 @@ def test_the_plans_layer_shapes_are_the_networks():
             network = build_mlp(hp, features, classes)
             linear = [(m.in_features, m.out_features) for m in network.modules()
                       if isinstance(m, torch.nn.Linear)]
-            assert plan.linear_shapes(hp, features, classes) == linear, ablation
+            assert flops.linear_shapes(hp, features, classes) == linear, ablation
 
 
 def test_each_claim_is_checked_where_both_its_ablations_run():

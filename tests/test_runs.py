@@ -18,7 +18,7 @@ JOB = {"dataset": "tiny", "ablation": "base", "hparams": {"lr": 0.1}, "pack_seed
        "batched": False, "device": torch.device("cpu"), "threads": 1,
        "started_at": "2026-01-01T00:00:00+00:00", "job_wall_time_s": 2.5,
        "dataset_sha256": "ab" * 32, "dataset_source": {"generated": "test"},
-       "test_predictions_sha256": "cd" * 32}
+       "test_predictions_sha256": "cd" * 32, "probe_flop_rate": 4.0e10, "probe_s": 0.02}
 
 
 def result():

@@ -123,9 +123,12 @@ def test_summary_in_headless_chromium(tmp_path):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert "Figures: tiny2" in result["text"]
     for section in ("What was run", "Claims of the report: verdicts", "Per ablation", "Figures",
-                    "Per job: runtime and memory", "Provenance"):
+                    "Per job: runtime, memory and efficiency", "Provenance"):
         assert section in result["headings"]
     assert "no data" in result["text"] and "contradicted" in result["text"]
+    # The efficiency from the runs' own records (synthetic: 2e10 against probes of 4e10).
+    assert "20.0 GFLOP/s per job, 50% of what their jobs' own matmul probes reached" in \
+        result["text"]
     # How the claims were tested together, and with how many seeds each verdict was reached.
     assert "Testing the claims together. A dataset's claims are tested as one family" in \
         result["text"]

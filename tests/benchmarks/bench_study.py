@@ -14,7 +14,7 @@ the workflow with the data already prepared (as the issue's target says),
 
 (the whole default target: every training job and the report), and prints the wall
 time against the study's FLOP bound: its matmul FLOPs (counted analytically by
-bench_training.run_flops, for every run of every ablation) over the fp32 `torch.mm`
+mlpstudy.flops.run_flops, for every run of every ablation) over the fp32 `torch.mm`
 peak measured in the same process on all cores (or on the GPU). It also prints the
 number of training jobs and the largest peak memory (max RSS) of a training job.
 Inputs: Fashion-MNIST from the config's data_dirs (Debian's dataset-fashion-mnist);
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import torch  # noqa: E402
 
 from conftest import copy_workflow  # noqa: E402
 from mlpstudy.config import validate  # noqa: E402
-from mlpstudy.plan import datasets_of, hparams  # noqa: E402
+from mlpstudy.plan import datasets_of, evaluations, hparams, planned_steps  # noqa: E402
 
 LAYOUTS = {"single": 1, "packed": None}
 
@@ -54,10 +53,9 @@ def study_flops(config: dict, sizes: dict) -> float:
         hp = hparams(config, ablation)
         for dataset in datasets_of(config, ablation):
             n_train, n_test, features, classes = sizes[dataset]
-            steps = hp["epochs"] * math.ceil(n_train / hp["batch_size"])
-            steps = min(steps, hp["max_steps"] or steps)
-            evals = 1 + steps // hp["eval_every"] + (1 if steps % hp["eval_every"] else 0)
-            flops = run_flops(hp, n_train, n_test, steps, evals, features, classes)["total"]
+            steps = planned_steps(hp, n_train)
+            flops = run_flops(hp, n_train, n_test, steps, evaluations(hp, steps), features,
+                              classes)["total"]
             total += flops * len(config["seeds"])
     return total
 

@@ -67,8 +67,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from mlpstudy.config import validate  # noqa: E402
 from mlpstudy.datasets import IDX_FILES, DataError, prepare  # noqa: E402
 from mlpstudy.evaluation import keep_freed_memory  # noqa: E402
+from mlpstudy import flops  # noqa: E402
 from mlpstudy.files import save_atomic  # noqa: E402
-from mlpstudy.models import build_mlp  # noqa: E402
 from mlpstudy.plan import hparams, round_packs  # noqa: E402
 from mlpstudy.training import train_pack  # noqa: E402
 from conftest import copy_workflow, write_idx  # noqa: E402  (the tests' helpers)
@@ -129,25 +129,12 @@ def torchvision_root(idx_dir: Path, root: Path) -> Path:
 
 # ---------------------------------------------------------------- FLOPs and peak
 
-def linear_macs(model: nn.Module) -> list[int]:
-    return [m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
-
-
 def run_flops(hp: dict, n_train: int, n_test: int, steps: int, evals: int, features=784,
               classes=10) -> dict:
-    """Matmul FLOPs of one run: 2 per multiply-add.
-
-    Training, per sample: forward 2*sum(in*out), weight gradients 2*sum(in*out), input
-    gradients 2*sum(in*out) of every layer but the first (no gradient flows to the data).
-    Evaluation: one forward pass over n_train + n_test samples per evaluation.
-    """
-    macs = linear_macs(build_mlp(hp, features, classes))
-    batches = [min(hp["batch_size"], n_train - (s % -(-n_train // hp["batch_size"])) * hp["batch_size"])
-               for s in range(steps)]
-    samples = sum(batches)
-    train_flops = samples * (2 * sum(macs) + 2 * sum(macs) + 2 * sum(macs[1:]))
-    eval_flops = evals * (n_train + n_test) * 2 * sum(macs)
-    return {"train": train_flops, "eval": eval_flops, "total": train_flops + eval_flops}
+    """Matmul FLOPs of one run (counted by mlpstudy.flops.run_flops), training and evaluation."""
+    total = flops.run_flops(hp, n_train, n_test, steps, evals, features, classes)
+    evaluation = flops.run_flops(hp, n_train, n_test, 0, evals, features, classes)
+    return {"train": total - evaluation, "eval": evaluation, "total": total}
 
 
 def matmul_peak(device: torch.device, repeats: int) -> float:

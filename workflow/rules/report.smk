@@ -167,13 +167,16 @@ rule summary:
         figures=[png for *_, png in FIGURE_LIST],
         code=code_of("summary.py"),
     output:
-        html="results/summary.html",
+        html=report("results/summary.html", caption=f"{REPORT}/summary.rst", category="Summary"),
+        # Read by the report's landing page (workflow/report/workflow.rst).
+        verdicts="results/report/verdicts.html",
     log:
         "results/logs/report/summary.log",
     conda:
         CONDA_ENV
     params:
         figures=FIGURE_LIST,
+        forests={d: figure_png(DATASET_FIGURES["forest"][0][0], d) for d in STUDY["datasets"]},
         datasets=plan.run_datasets(STUDY),
         seeds=ROUNDS[0],
         adaptive=STUDY["adaptive_seeds"],

@@ -2,11 +2,13 @@
 
 Inputs:  input.final, input.ablation_stats, input.claims -- the tables; input.figures -- PNGs
          to embed; input.code -- modules used.
-Outputs: output.html -- results/summary.html (one file, images embedded, no scripts).
-Params:  figures -- (dataset, title, caption, png) list; datasets -- every dataset with runs;
-         seeds (the first round's); adaptive (adaptive_seeds, or null); testing (how the claims
-         were tested together, in words); config_hash; protocol;
-         ablations -- rows of (ablation, dataset, description, changes).
+Outputs: output.html -- results/summary.html (one file, images embedded, no scripts);
+         output.verdicts -- the verdicts as an HTML fragment, the head of the landing page of
+         `snakemake --report` (workflow/report/workflow.rst).
+Params:  figures -- (dataset, title, caption, png) list; forests -- study dataset -> its forest
+         plot (PNG); datasets -- every dataset with runs; seeds (the first round's); adaptive
+         (adaptive_seeds, or null); testing (how the claims were tested together, in words);
+         config_hash; protocol; ablations -- rows of (ablation, dataset, description, changes).
 """
 import sys
 
@@ -18,7 +20,7 @@ import pandas as pd
 
 from mlpstudy.files import write_text_atomic
 from mlpstudy.stats import VERDICT_RULES
-from mlpstudy.summary import git_commit, render, versions
+from mlpstudy.summary import git_commit, render, verdicts_fragment, versions
 
 sm = snakemake  # noqa: F821
 final = pd.read_csv(sm.input.final)
@@ -43,4 +45,5 @@ html = render({
     "provenance": provenance, "checksums": checksums, "verdict_rules": VERDICT_RULES,
 })
 write_text_atomic(sm.output.html, html)
+write_text_atomic(sm.output.verdicts, verdicts_fragment(claims, dict(sm.params.forests)))
 print(f"wrote {sm.output.html}: {len(html)} characters", file=sys.stderr)

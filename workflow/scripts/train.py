@@ -29,6 +29,7 @@ from mlpstudy import checkpoints
 from mlpstudy.datasets import load_prepared
 from mlpstudy.devices import choose_device, trains_batched
 from mlpstudy.evaluation import keep_freed_memory
+from mlpstudy.flops import flops_done, matmul_probe
 from mlpstudy.live import TENSORBOARD_ROOT, TensorBoardCurves, tensorboard_dir
 from mlpstudy.runs import write_run
 from mlpstudy.training import Interrupted, train_pack
@@ -72,10 +73,28 @@ except Interrupted as exc:
     log(f"SIGTERM: {exc}; run the study again to resume")
     sys.exit(128 + signal.SIGTERM)
 
+# What the job computed and how fast, beside what a short matmul probe reaches in this very
+# process now: on a shared machine the rate measured before or after a study is not the rate
+# during it, and the summary's efficiency compares each job with its own probe.
+rows = {"n_train": len(data["train_y"]), "n_test": len(data["test_y"]),
+        "features": data["train_x"][0].numel(), "classes": data["classes"]}
+for result in results:
+    result.flop = flops_done(hp, result.rows, result.steps, result.resumed_from_step, **rows)
+pack_flop = sum(r.flop for r in results)
+for result in results:
+    # Batched seeds share one training time: each gets the pack's rate.
+    done = pack_flop if batched else result.flop
+    result.flop_rate = done / result.seconds if done and result.seconds > 0 else None
+probe = matmul_probe(device)
+log(f"matmul FLOPs {pack_flop / 1e9:.1f} G in {sum(r.seconds for r in results):.2f} s of "
+    f"training; the job's matmul probe: {probe['flop_rate'] / 1e9:.1f} GFLOP/s "
+    f"({1000 * probe['seconds']:.0f} ms)")
+
 job = {"dataset": dataset, "ablation": ablation, "hparams": hp,
        "pack_seeds": seeds, "batched": batched, "device": device, "threads": sm.threads,
        "started_at": started_at, "job_wall_time_s": round(time.perf_counter() - started, 3),
-       "dataset_sha256": data_sha256, "dataset_source": data["source"]}
+       "dataset_sha256": data_sha256, "dataset_source": data["source"],
+       "probe_flop_rate": probe["flop_rate"], "probe_s": round(probe["seconds"], 4)}
 for seed, result in zip(seeds, results):
     write_run(sm.output.runs, job, seed, result, data["test_y"].numpy())
 checkpoints.remove(checkpoint_paths.values())

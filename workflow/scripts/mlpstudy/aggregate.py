@@ -39,7 +39,8 @@ ESTIMATES = ("mean", "std", "ci_low", "ci_high")  # fields of stats.describe's e
 FINAL_COLUMNS = [
     "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "param_count",
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap", "stable_test_accuracy",
-    "wall_time_s", "bench_s", "max_rss_mb", "device", "device_name", "threads",
+    "wall_time_s", "bench_s", "max_rss_mb", "flop", "flop_rate", "probe_flop_rate",
+    "device", "device_name", "threads",
     "python_version", "torch_version", "torchvision_version", "dataset_sha256", "started_at",
 ]
 

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Callable
 
+from .flops import evaluations, linear_shapes, planned_steps, run_flops
+
 # Settings of how jobs run, not of what they compute: the scripts read them from the config
 # (common.smk puts the validated values there), not from params, so changing one reruns nothing.
 RUN_SETTINGS = ("tensorboard",)
@@ -219,16 +221,50 @@ def train_jobs(config: dict, look: Look | None = None, dataset: str | None = Non
 
 # ---- the order jobs start in --------------------------------------------------------------
 
-def linear_shapes(hp: dict, in_features: int, classes: int) -> list[tuple[int, int]]:
-    """(inputs, outputs) of every linear layer of the network models.build_mlp builds,
-    a Maxout's own linear included."""
-    shapes, width_in = [], in_features
-    for width in hp["hidden"]:
-        shapes.append((width_in, width))
-        if hp["activation"] == "maxout":
-            shapes.append((width, width * hp["maxout_k"]))
-        width_in = width
-    return shapes + [(width_in, classes)]
+# Training and test rows of the built-in datasets (xor: 4 corners x xor.repeats each).
+ROWS = {"mnist": (60000, 10000), "fashion-mnist": (60000, 10000), "mnist-5k": (4000, 1000)}
+
+
+def dataset_rows(config: dict, dataset: str) -> tuple[int, int]:
+    """(training rows, test rows) of a dataset, without loading it: a custom dataset's from the
+    headers of its IDX label files."""
+    if dataset == "xor":
+        return 4 * config["xor"]["repeats"], 4 * config["xor"]["repeats"]
+    if dataset in config["custom_datasets"]:
+        import gzip
+        from pathlib import Path
+        folder = Path(config["custom_datasets"][dataset])
+
+        def count(stem):
+            path = folder / stem
+            opener = open if path.exists() else gzip.open
+            with opener(path if path.exists() else folder / f"{stem}.gz", "rb") as fh:
+                return int.from_bytes(fh.read(8)[4:8], "big")  # IDX: magic, then the count
+        return count("train-labels-idx1-ubyte"), count("t10k-labels-idx1-ubyte")
+    return ROWS[dataset]
+
+
+def job_flops(config: dict, job: tuple[str, str, str]) -> float:
+    """Matmul FLOPs of a training job (dataset, ablation, pack): each of its seeds' full run."""
+    dataset, ablation, pack = job
+    hp = hparams(config, ablation)
+    n_train, n_test = dataset_rows(config, dataset)
+    features, classes = SHAPES.get(dataset, MNIST_SHAPE)
+    steps = planned_steps(hp, n_train)
+    first, last = pack_ends(pack)
+    seeds = packs(config).get(pack, range(first, last + 1))
+    return len(seeds) * run_flops(hp, n_train, n_test, steps, evaluations(hp, steps),
+                                  features, classes)
+
+
+def every_round(config: dict) -> Look:
+    """A look that asks for the next round for every ablation of an open claim: adaptive
+    seeds' most costly course (claims on parameter counts never ask for more seeds)."""
+    def look(dataset: str, k: int) -> list[str]:
+        return list(dict.fromkeys(
+            name for claim in config["claims"] if claim["metric"] != "param_count"
+            and dataset in claim_datasets(config, claim) for name in compared(claim)))
+    return look
 
 
 def train_priority(config: dict, dataset: str, ablation: str) -> int:

@@ -62,6 +62,10 @@ RUN_JSON = {
     "final": "final train/test accuracy and loss, over the full sets",
     "wall_time_s": "this seed's training time (the pack's when batched)",
     "job_wall_time_s": "the whole job's time: start, data, every seed, writing",
+    "flop": "matmul FLOPs of the run computed by this job (after a resumed checkpoint's step)",
+    "flop_rate": "FLOP/s the run achieved: flop over its training time (the pack's when batched)",
+    "probe_flop_rate": "FLOP/s of the job's own matmul probe (flops.matmul_probe) after training",
+    "probe_s": "what the probe cost, seconds",
     "started_at": "when the job started, UTC",
     "device": "cpu or cuda:N",
     "device_name": "the GPU's name, or the CPU's",
@@ -110,6 +114,7 @@ def _record(job: dict, seed: int, result) -> dict:
         "resumed_from_step": result.resumed_from_step, "final": result.final,
         # Training time of this seed (of the whole pack when it was trained batched).
         "wall_time_s": round(result.seconds, 3),
+        "flop": result.flop, "flop_rate": result.flop_rate,
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
                         else platform.processor() or platform.machine()),
         "python_version": platform.python_version(), "torch_version": torch.__version__,

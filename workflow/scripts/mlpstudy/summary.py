@@ -19,9 +19,15 @@ import pandas as pd
 
 from .aggregate import GAP_PCT, STABLE_ACC_PCT, STABLE_LAST_K, TEST_ACC_PCT, stat_column
 from .claims import seeds_and_looks
+from .cost import efficiency
 from .stats import NO_DATA
 
-CSS = """
+# The verdicts' colours, on the summary page and on the report's landing page.
+VERDICT_CSS = """
+.supported{background:#d9f2d9}.contradicted{background:#f8d4d4}.inconclusive{background:#fff1c2}
+.nodata{background:#e4e4e4}
+"""
+CSS = VERDICT_CSS + """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1300px;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
@@ -30,8 +36,7 @@ th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top;white-space:no
 td.text{white-space:normal;min-width:9em}
 .scroll{overflow-x:auto}
 th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.supported{background:#d9f2d9}.contradicted{background:#f8d4d4}.inconclusive{background:#fff1c2}
-.nodata{background:#e4e4e4}.diverged{color:#b00;font-weight:bold}
+.diverged{color:#b00;font-weight:bold}
 figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.92em;color:#444;max-width:60em}code{background:#f5f5f5;padding:0 .2em}
 .note{color:#555;font-size:.92em;max-width:60em}
@@ -153,25 +158,51 @@ def _verdict_class(c) -> str:
     return esc(c["verdict"].replace(" ", ""))
 
 
-def claims_section(claims: pd.DataFrame) -> str:
-    """Two tables: each claim once with its verdict on every dataset side by side (#claims),
-    then one row per claim and dataset with the method and notes (#claims-detail)."""
+def _with_dataset(claims: pd.DataFrame) -> pd.DataFrame:
+    """`claims` with a text `dataset` column ("" where a claim has none)."""
     claims = claims.copy()
     if "dataset" not in claims:
         claims["dataset"] = ""
     claims["dataset"] = claims["dataset"].fillna("").astype(str)
+    return claims
+
+
+def claims_section(claims: pd.DataFrame) -> str:
+    """Two tables: each claim once with its verdict on every dataset side by side (#claims),
+    then one row per claim and dataset with the method and notes (#claims-detail)."""
+    claims = _with_dataset(claims)
+    detail_head = _head(("dataset", "claim", "verdict", "compared", "the claim allows",
+                         "measured", "interval", "seeds", "error rate tested at each look; "
+                         "evidence", "how / notes"))
+    return (_claims_grid(claims)
+            + '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
+            + _scroll_table(detail_head, [_detail_row(c) for _, c in claims.iterrows()],
+                            "claims-detail"))
+
+
+def _claims_grid(claims: pd.DataFrame) -> str:
+    """Each claim once, with its verdict on every dataset side by side (#claims)."""
     datasets = list(dict.fromkeys(claims["dataset"]))
     key = ["claim", "ablation", "reference", "metric"]
     rows = [_claim_row(group, datasets) for _, group in claims.groupby(key, sort=False)]
     head = _head(("claim", "compared", "the claim allows",
                   *[f"{d or 'all runs'}: verdict, measured, interval, seeds" for d in datasets]))
-    detail_head = _head(("dataset", "claim", "verdict", "compared", "the claim allows",
-                         "measured", "interval", "seeds", "error rate tested at each look; "
-                         "evidence", "how / notes"))
-    return (_scroll_table(head, rows, "claims")
-            + '<h3 id="claims-details">Each claim on each dataset: method and notes</h3>'
-            + _scroll_table(detail_head, [_detail_row(c) for _, c in claims.iterrows()],
-                            "claims-detail"))
+    return _scroll_table(head, rows, "claims")
+
+
+def verdicts_fragment(claims: pd.DataFrame, forests: dict) -> str:
+    """The verdicts as an HTML fragment for the landing page of Snakemake's report
+    (workflow/report/workflow.rst): the counts, each claim with its verdict per dataset, then
+    the forest plot of each dataset (`forests`: dataset -> PNG), embedded: the report's own
+    image directive leaves a path that does not resolve inside report.zip."""
+    claims = _with_dataset(claims)
+    parts = [f"<style>{VERDICT_CSS}</style>",
+             f"<p><b>Verdicts:</b> {esc(_verdict_counts(claims))}.</p>",
+             _claims_grid(claims) if len(claims) else ""]
+    parts += [f"<figure>{image(png, f'The claims at a glance: {dataset}')}<figcaption>The "
+              f"claims at a glance: {esc(dataset)}.</figcaption></figure>"
+              for dataset, png in forests.items()]
+    return "\n".join(parts) + "\n"
 
 
 def _claim_row(group: pd.DataFrame, datasets: list[str]) -> str:
@@ -357,17 +388,39 @@ def _figures(figures: list[tuple]) -> list[str]:
 
 def _per_job(final: pd.DataFrame) -> list[str]:
     jobs = final.assign(test_acc_pct=final["test_accuracy"] * 100)
+    for column in ("flop_rate", "probe_flop_rate"):
+        jobs[column] = (pd.to_numeric(jobs[column], errors="coerce") / 1e9 if column in jobs
+                        else float("nan"))
     return [
-        '<h2 id="jobs">Per job: runtime and memory</h2>',
+        '<h2 id="jobs">Per job: runtime, memory and efficiency</h2>',
+        f"<p>{esc(_efficiency_text(final))}</p>",
         '<p class="note">wall time measured inside the job (run.json); benchmark seconds and '
-        "peak resident memory (max RSS) from Snakemake's benchmark files.</p>",
+        "peak resident memory (max RSS) from Snakemake's benchmark files; GFLOP/s: the "
+        "matmul FLOPs of the run over its training time (its pack's when batched), beside "
+        "the job's own short matmul probe after training.</p>",
         table(jobs, {"dataset": "dataset", "ablation": "ablation", "seed": "seed",
                      "status": "status", "test_acc_pct": "test acc (%)",
                      "wall_time_s": "wall time (s)", "bench_s": "benchmark (s)",
-                     "max_rss_mb": "peak memory (MB)", "device": "device", "threads": "threads"},
+                     "max_rss_mb": "peak memory (MB)", "flop_rate": "GFLOP/s",
+                     "probe_flop_rate": "probe GFLOP/s", "device": "device",
+                     "threads": "threads"},
               row_class=lambda r: "diverged" if r["status"] != "ok" else "",
-              num=("seed", "test_acc_pct", "wall_time_s", "bench_s", "max_rss_mb", "threads")),
+              num=("seed", "test_acc_pct", "wall_time_s", "bench_s", "max_rss_mb",
+                   "flop_rate", "probe_flop_rate", "threads")),
     ]
+
+
+def _efficiency_text(final: pd.DataFrame) -> str:
+    """The study's efficiency from its jobs' own records (cost.efficiency)."""
+    eff = efficiency(final)
+    if eff is None:
+        return "No run recorded its FLOP rate (runs from before it was recorded)."
+    return (f"Efficiency: the runs computed {eff['flop'] / 1e12:.2f} TFLOP of matmuls in "
+            f"{eff['seconds']:.0f} s of training, {eff['achieved'] / 1e9:.1f} GFLOP/s per "
+            f"job, {100 * eff['ratio']:.0f}% of what their jobs' own matmul probes reached "
+            f"({eff['probe'] / 1e9:.1f} GFLOP/s); the rest is evaluation and training "
+            "arithmetic that is not a large matmul (activations, loss, optimizer), and "
+            "small matmuls.")
 
 
 def _provenance(provenance: dict, checksums: pd.DataFrame) -> list[str]:

@@ -23,6 +23,7 @@ from .checkpoints import save_state, saved_state
 from .devices import trains_batched
 from .live import Progress
 from .packed import PackedMLP
+from .plan import planned_steps
 from .single import SingleMLP
 
 
@@ -46,6 +47,10 @@ class RunResult:
     final: dict = field(default_factory=dict)
     resumed_from_step: int = 0
     seconds: float = 0.0  # training time (of the whole pack when its seeds train batched)
+    # Matmul FLOPs this process computed for the run, and the rate it achieved (the pack's
+    # when batched); filled in by the training job (flops.flops_done), None where unknown.
+    flop: float | None = None
+    flop_rate: float | None = None
     model: torch.nn.Module | None = None  # the trained model, from train_seed (XOR figure)
 
 
@@ -57,12 +62,6 @@ def to_device(data: dict, device: torch.device) -> dict:
         out[f"{split}_x"] = x.float().mul_(data["scale"]).reshape(len(x), -1)
         out[f"{split}_y"] = data[f"{split}_y"].to(device)
     return out
-
-
-def planned_steps(hp: dict, rows: int) -> int:
-    """Training steps of one run over `rows` training rows: every epoch, or max_steps."""
-    steps = hp["epochs"] * math.ceil(rows / hp["batch_size"])
-    return min(steps, hp["max_steps"]) if hp["max_steps"] else steps
 
 
 def train_pack(hp: dict, data: dict, seeds: list[int], device: torch.device, *,
