@@ -14,6 +14,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/rounds.smk"
 include: "workflow/rules/report_common.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/tensorboard.smk"
 
 
 # On a cluster these run on the submit host: each takes seconds (a queue wait
@@ -29,6 +30,8 @@ localrules:
     figures,
     xor_boundary,
     summary,
+    seed_group,
+    tensorboard_layout,
 
 
 # The summary page needs every table, figure and run; the tables are asked for too.
@@ -37,3 +40,4 @@ rule all:
     input:
         rules.combine.output,
         rules.summary.output,
+        tensorboard_runs(),
