@@ -34,7 +34,8 @@ localrules:
     tensorboard_layout,
 
 
-# The summary page needs every table, figure and run; the tables are asked for too.
+# The summary page needs every table, figure and run; the tables are asked for too, and
+# TensorBoard's seed groups (mlpstudy.seed_groups) unless the live curves are off.
 rule all:
     default_target: True
     input:

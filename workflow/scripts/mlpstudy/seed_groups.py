@@ -2,9 +2,9 @@
 
 TensorBoard shows each seed's run (mlpstudy.live) but cannot group runs with their mean
 (tensorflow/tensorboard#376). The workflow knows which runs are seeds of one ablation, so it
-writes, beside them, one more run per dataset and ablation (live.mean_run_dir), with
-at each evaluated step, over the seeds that have the step (aggregate.over_seeds: a diverged
-seed's curve stops early):
+writes, beside them, one more run per dataset and ablation (live.mean_run_dir) with, at each
+evaluated step, over the seeds that have a finite value there (aggregate.over_seeds: a
+diverged seed's curve stops early):
 
 - `{split}/{metric}`: the mean over seeds, under the seeds' own tags, so that TensorBoard's
   scalar charts draw it among its seeds;
