@@ -19,6 +19,7 @@ include: "workflow/rules/rounds.smk"
 include: "workflow/rules/report_common.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/cost.smk"
+include: "workflow/rules/tensorboard.smk"
 
 
 # On a cluster these run on the submit host: each takes seconds (a queue wait
@@ -32,13 +33,18 @@ localrules:
     claims,
     claims_forest,
     figures,
+    per_class,
     xor_boundary,
     summary,
+    seed_group,
+    tensorboard_layout,
 
 
-# The summary page needs every table, figure and run; the tables are asked for too.
+# The summary page needs every table, figure and run; the tables are asked for too, and
+# TensorBoard's seed groups (mlpstudy.seed_groups) unless the live curves are off.
 rule all:
     default_target: True
     input:
         rules.combine.output,
         rules.summary.output,
+        tensorboard_runs(),

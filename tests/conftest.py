@@ -151,14 +151,26 @@ def as_float32(rows) -> list[tuple]:
     return sorted((int(s), split, metric, str(np.float32(v))) for s, _, split, metric, v in rows)
 
 
-def event_rows(directory: Path) -> list[tuple]:
-    """The scalars of one TensorBoard run directory, read back by TensorBoard's own
-    EventAccumulator, in the form of as_float32."""
+def read_events(directory: Path):
+    """One TensorBoard run directory, read back by TensorBoard's own EventAccumulator."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    events = EventAccumulator(str(directory), size_guidance={"scalars": 0})  # 0: keep all
-    events.Reload()
-    return sorted((e.step, *tag.split("/"), str(np.float32(e.value)))
-                  for tag in events.Tags()["scalars"] for e in events.Scalars(tag))
+    events = EventAccumulator(str(directory), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()  # size 0: keep every event
+    return events
+
+
+def event_scalars(directory: Path) -> dict[str, list[tuple[int, float]]]:
+    """tag -> [(step, value), ...] of one TensorBoard run directory, every event (a step
+    written twice is there twice)."""
+    events = read_events(directory)
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"]}
+
+
+def event_rows(directory: Path) -> list[tuple]:
+    """The scalars of one TensorBoard run directory in the form of as_float32."""
+    return sorted((step, *tag.split("/"), str(np.float32(value)))
+                  for tag, points in event_scalars(directory).items() for step, value in points)
 
 
 def pack_dir(dataset: str, ablation: str, pack: str) -> str:
@@ -169,3 +181,33 @@ def pack_dir(dataset: str, ablation: str, pack: str) -> str:
 def seed_file(dataset: str, ablation: str, pack: str, seed: int, name: str) -> str:
     """metrics.csv or run.json of one seed, in its pack's directory."""
     return f"{pack_dir(dataset, ablation, pack)}/seed{seed}/{name}"
+
+
+def assert_mean_run(directory: Path, curves, dataset: str, ablation: str) -> None:
+    """`directory` is the TensorBoard run of `curves` (one ablation's seeds: seed, step, split,
+    metric, value) with, at every step, the mean over the seeds with a finite value there under
+    the seeds' own tag, and that mean with the seeds' min and max under the band tags.
+    Computed here apart from the package; equal as TensorBoard's 32-bit floats allow."""
+    scalars = event_scalars(directory)
+    finite = curves[np.isfinite(curves["value"].astype(float))]
+    expected = finite.groupby(["split", "metric", "step"])["value"].agg(["mean", "min", "max"])
+    curve_names = sorted(set(expected.index.droplevel("step")))
+    assert curve_names, "no finite values to average"
+    band_tags = [f"band/{dataset}/{ablation}/{s}/{m}/{stat}" for s, m in curve_names
+                 for stat in ("mean", "min", "max")]
+    assert sorted(scalars) == sorted([f"{s}/{m}" for s, m in curve_names] + band_tags)
+    for split, metric in curve_names:
+        want = expected.loc[(split, metric)]
+        for tag, stat in [(f"{split}/{metric}", "mean")] + [
+                (f"band/{dataset}/{ablation}/{split}/{metric}/{s}", s) for s in want.columns]:
+            steps, values = zip(*scalars[tag])
+            assert list(steps) == list(want.index), tag  # every step once, in order
+            np.testing.assert_allclose(values, want[stat].to_numpy(), rtol=1e-6, err_msg=tag)
+
+
+def read_layout(directory: Path):
+    """The custom-scalars layout that one TensorBoard run directory holds."""
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata
+    events = read_events(directory).Tensors(metadata.CONFIG_SUMMARY_TAG)
+    assert len(events) == 1
+    return layout_pb2.Layout.FromString(events[0].tensor_proto.string_val[0])

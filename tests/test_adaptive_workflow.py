@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import completed_study, restoring, tiny_config
+from conftest import assert_mean_run, completed_study, restoring, tiny_config
 from jobplan import planned, rules, train_packs
 
 pytestmark = pytest.mark.workflow
@@ -46,6 +46,11 @@ def test_only_the_ablations_of_open_claims_get_more_seeds_up_to_max(study):
     assert first["extend"] == ["slow", "base"] and first["open"] == [CLAIMS[0]["text"]]
     # each round's seeds in packs of their own
     assert (study / "results/runs/tiny/slow/seeds2-3/seed3/run.json").is_file()
+    # TensorBoard's mean run of an ablation is over the seeds of every round it took part in
+    metrics = pd.read_csv(study / "results/metrics.csv")
+    for ablation in ("base", "narrow"):
+        assert_mean_run(study / "results/tensorboard/tiny" / ablation / "mean",
+                        metrics[metrics["ablation"] == ablation], "tiny", ablation)
 
 
 def test_claims_say_how_many_seeds_and_looks_and_at_which_levels(study):

@@ -74,11 +74,13 @@ def dataset_jobs(dataset):
     """Every job that exists for `dataset` alone."""
     return ({("prepare_dataset", dataset, None, None), ("aggregate", dataset, None, None),
              ("figures", dataset, None, None)}
-            | {("train", dataset, a, PACK) for a in EVERY_ABLATION})
+            | {("train", dataset, a, PACK) for a in EVERY_ABLATION}
+            | {("seed_group", dataset, a, None) for a in EVERY_ABLATION})
 
 
+# TensorBoard's layout has a category per dataset: it changes with the datasets.
 STUDY_WIDE = {("combine", None, None, None), ("claims", None, None, None),
-              ("summary", None, None, None)}
+              ("summary", None, None, None), ("tensorboard_layout", None, None, None)}
 
 
 def forests(*datasets):
@@ -125,4 +127,4 @@ def test_adding_a_sweep_value_runs_only_the_new_ablation_on_each_dataset(done):
     assert {j for j in jobs if j[0] == "train"} == {
         ("train", d, "base_lr0p2", PACK) for d in ("tiny", "tiny2")}
     assert {j[0] for j in jobs} == {"train", "aggregate", "figures", "combine", "claims",
-                                    "claims_forest", "summary"}
+                                    "claims_forest", "summary", "seed_group"}

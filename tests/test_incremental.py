@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import (completed_study, copy_workflow, pack_dir, restoring, run_snakemake,
-                      seed_file, tiny_config)
+from conftest import (assert_mean_run, completed_study, copy_workflow, pack_dir, read_layout,
+                      restoring, run_snakemake, seed_file, tiny_config)
 from jobplan import planned, rules, train_jobs, train_packs
 
 pytestmark = pytest.mark.workflow
@@ -33,8 +33,9 @@ STUDY_OPTIONS = {
                 "metric": "test_accuracy", "expect": "at_least", "size": 0, "tolerance": 100}],
 }
 ALL_TRAIN = {(a, s) for a in ABLATIONS for s in SEEDS}
-# Every report rule downstream of the runs (no xor ablation, so no xor_boundary job).
-REPORT = {"aggregate", "combine", "claims", "claims_forest", "figures", "summary"}
+# Every report rule downstream of the runs (no xor ablation, so no xor_boundary job), and
+# the mean run in TensorBoard of the ablation whose seeds ran.
+REPORT = {"aggregate", "combine", "claims", "claims_forest", "figures", "summary", "seed_group"}
 EDITABLE = ("config/config.yaml", "workflow/schemas/config.schema.yaml",
             "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py",
             "environment.yml")
@@ -114,9 +115,9 @@ def test_adding_an_ablation_runs_only_its_jobs(done):
     assert rules(jobs) == {"train"} | REPORT
 
 
-def test_editing_a_figure_group_reruns_only_figures_and_summary(done):
+def test_editing_a_figure_group_reruns_only_figures_summary_and_tensorboards_layout(done):
     edit_config(done, lambda c: c["figure_groups"].update(main=["base", "wide"]))
-    assert rules(planned(done)) == {"figures", "summary"}
+    assert rules(planned(done)) == {"figures", "summary", "tensorboard_layout"}
 
 
 def test_editing_a_claim_reruns_only_the_claims_check_its_figure_and_summary(done):
@@ -140,7 +141,8 @@ def test_editing_training_code_reruns_every_training_job(done):
 
 def test_editing_plotting_code_reruns_only_figures_and_summary(done):
     append_comment(done / "workflow/scripts/mlpstudy/figures.py")
-    assert rules(planned(done)) == {"figures", "claims_forest", "summary"}
+    # TensorBoard's layout takes its charts from the figures' panels.
+    assert rules(planned(done)) == {"figures", "claims_forest", "summary", "tensorboard_layout"}
 
 
 def test_changing_a_protocol_value_all_ablations_inherit_reruns_every_training_job(done):
@@ -187,6 +189,24 @@ def test_a_diverging_run_is_recorded_with_its_step_and_curves_and_the_study_fini
     html = (done / "results/summary.html").read_text()
     assert "diverged" in html
     assert (done / "results/figures/tiny/curves_main.png").stat().st_size > 0
+
+
+def test_tensorboard_has_each_ablations_mean_with_its_band_and_the_figure_groups(done):
+    root = done / "results/tensorboard"
+    for ablation in ABLATIONS:
+        curves = pd.concat(pd.read_csv(done / seed_file("tiny", ablation, "seeds0-1", seed,
+                                                        "metrics.csv")).assign(seed=seed)
+                           for seed in SEEDS)
+        # unstable's seeds diverge: its mean goes on over the seeds still running, if any
+        assert_mean_run(root / "tiny" / ablation / "mean", curves, "tiny", ablation)
+        assert {p.name for p in (root / "tiny" / ablation).iterdir()} == {
+            "mean", *(f"seed{s}" for s in SEEDS)}  # the seeds' own runs stay
+    (category,) = read_layout(root / "figure.groups").category
+    assert category.title == "tiny: main (mean over seeds, min-max band)"
+    assert [c.title for c in category.chart] == [
+        "training loss (full training set)", "train accuracy", "test accuracy"]
+    assert [s.value for s in category.chart[2].margin.series] == [
+        f"band/tiny/{a}/test/accuracy/mean" for a in STUDY_OPTIONS["figure_groups"]["main"]]
 
 
 def test_metrics_are_byte_identical_across_runs_and_core_counts(done, tmp_path):

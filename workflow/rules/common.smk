@@ -15,6 +15,7 @@ from mlpstudy import config as study_config
 from mlpstudy import plan
 from mlpstudy.code_inputs import package_modules
 from mlpstudy.devices import gpu_request
+from mlpstudy.live import LAYOUT_RUN, TENSORBOARD_ROOT, mean_run_dir
 from mlpstudy.locks import clear_stale_lock
 
 try:
@@ -74,6 +75,14 @@ def look_extends(dataset, look):
 def pack_dir(dataset, ablation, pack):
     """One training job's output: a directory with a seed{N}/ (metrics.csv, run.json) per seed."""
     return f"results/runs/{dataset}/{ablation}/{pack}"
+
+
+def ablation_pack_dirs(dataset, ablation):
+    """The training jobs of one ablation on one dataset, in every round it takes part in."""
+    return [
+        pack_dir(dataset, ablation, pack)
+        for pack in plan.packs_of(STUDY, dataset, ablation, look_extends)
+    ]
 
 
 def pack_dirs(dataset=None, looks=None):

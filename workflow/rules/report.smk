@@ -135,10 +135,7 @@ rule per_class:
 rule xor_boundary:
     input:
         data=expand(rules.prepare_dataset.output.data, dataset="xor")[0],
-        runs=lambda w: [
-            pack_dir("xor", w.ablation, pack)
-            for pack in plan.packs_of(STUDY, "xor", w.ablation, look_extends)
-        ],
+        runs=lambda w: ablation_pack_dirs("xor", w.ablation),
         code=code_of("xor_boundary.py"),
     output:
         png=report(

@@ -109,3 +109,28 @@ def figure_list():
         ("xor", f"XOR decision boundary: {a}", caption_text("xor"), xor_boundary_png(a))
         for a in plan.ablations_on(STUDY, "xor")
     ]
+
+
+def layout_groups():
+    """dataset -> figure group -> its ablations on that dataset, for every dataset with figures:
+    the groups of TensorBoard's custom-scalars layout, as the figures rule draws them."""
+    return {
+        d: {
+            g: [a for a in ablations if d in plan.datasets_of(STUDY, a)]
+            for g, ablations in STUDY["figure_groups"].items()
+        }
+        for d in STUDY["datasets"]
+    }
+
+
+def tensorboard_runs():
+    """The runs the report adds to TensorBoard (none with the live curves turned off): each
+    ablation's mean over its seeds, on each dataset, and the layout of the figure groups."""
+    if not STUDY["tensorboard"]:
+        return []
+    means = [
+        str(mean_run_dir(TENSORBOARD_ROOT, d, a))
+        for a in STUDY["ablations"]
+        for d in plan.datasets_of(STUDY, a)
+    ]
+    return means + [f"{TENSORBOARD_ROOT}/{LAYOUT_RUN}"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .claims import curve_value
@@ -90,6 +91,21 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
 def stat_column(statistic: str, estimate: str) -> str:
     """The ablation_stats column of one estimate of a statistic: test_acc_pct_mean, ..."""
     return f"{statistic}_{estimate}"
+
+
+def seed_curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """The step x seed table of one curve's rows of the metrics table (one ablation, split and
+    metric); a seed that stopped early ends in NaN."""
+    return rows.pivot_table(index="step", columns="seed", values="value", aggfunc="first")
+
+
+def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """The band of a step x seed table of curves: per step the mean, min and max over the seeds
+    with a finite value there (a diverged seed's curve stops early; an infinite loss counts as
+    missing). The curve figures draw it, and TensorBoard's seed groups hold it."""
+    finite = table.replace([np.inf, -np.inf], np.nan)
+    return pd.DataFrame({"mean": finite.mean(axis=1), "min": finite.min(axis=1),
+                         "max": finite.max(axis=1)})
 
 
 def order_by(table: pd.DataFrame, ablation_order: list[str]) -> pd.DataFrame:

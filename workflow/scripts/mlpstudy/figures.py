@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .aggregate import STABLE_ACC_PCT, TEST_ACC_PCT, stat_column  # noqa: E402
+from .aggregate import (STABLE_ACC_PCT, TEST_ACC_PCT, over_seeds, seed_curves,  # noqa: E402
+                        stat_column)
 from .claims import seeds_and_looks  # noqa: E402
 from .stats import CONTRADICTED, INCONCLUSIVE, NO_DATA, SUPPORTED, describe  # noqa: E402
 
@@ -49,7 +50,7 @@ def _curves(metrics: pd.DataFrame, ablation: str, split: str, metric: str) -> pd
     """step x seed table of one ablation's evaluations (seeds that stopped early end in NaN)."""
     rows = metrics[(metrics["ablation"] == ablation) & (metrics["split"] == split)
                    & (metrics["metric"] == metric)]
-    table = rows.pivot_table(index="step", columns="seed", values="value", aggfunc="first")
+    table = seed_curves(rows)
     if metric == "accuracy":
         table = table * 100
     return table.replace([np.inf, -np.inf], np.nan)
@@ -106,13 +107,12 @@ def group_figure(metrics: pd.DataFrame, final: pd.DataFrame, title: str,
 def _draw_curves(ax, table: pd.DataFrame, i: int, color, label: str):
     """The `i`th ablation's seeds (`table`, step x seed) on one panel: their mean as a line,
     their min-max as a band, a red x where a seed stopped early. Returns the line."""
-    mean = table.mean(axis=1)
+    band = over_seeds(table)
     # Distinct dash patterns: ablations that train identically (l2 and weight_decay)
     # draw on top of each other, and the dashes show both lines are there.
-    line, = ax.plot(table.index, mean, color=color, lw=2.2 - 0.25 * (i % 4),
+    line, = ax.plot(table.index, band["mean"], color=color, lw=2.2 - 0.25 * (i % 4),
                     ls=LINESTYLES[i % len(LINESTYLES)], label=label)
-    ax.fill_between(table.index, table.min(axis=1), table.max(axis=1),
-                    color=color, alpha=0.18, lw=0)
+    ax.fill_between(table.index, band["min"], band["max"], color=color, alpha=0.18, lw=0)
     # A diverged seed stops early: mark where, so a short curve is never a mystery.
     for seed in table.columns:
         last = table[seed].last_valid_index()

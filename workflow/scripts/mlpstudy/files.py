@@ -20,11 +20,12 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path):
-    """Yield a temporary path beside `path`; on success rename it to `path`, else delete it."""
+def atomic_path(path: str | Path, temp_prefix: str | None = None):
+    """Yield a temporary path beside `path` (named `temp_prefix`..., by default after `path`);
+    on success rename it to `path`, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix or f".{path.name}.")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -38,6 +39,11 @@ def atomic_path(path: str | Path):
 def write_text_atomic(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, temp_prefix: str | None = None) -> None:
+    with atomic_path(path, temp_prefix) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json_atomic(path: str | Path, obj: dict) -> None:

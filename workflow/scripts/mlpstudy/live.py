@@ -71,6 +71,18 @@ def tensorboard_dir(root: str | Path, dataset: str, ablation: str, seed: int) ->
     return Path(root) / dataset / ablation / f"seed{seed}"
 
 
+# The runs the report adds (mlpstudy.seed_groups): an ablation's mean over its seeds, beside
+# them, named as no seed's run can be; the custom-scalars layout at the top, named with a dot
+# as no dataset can be.
+MEAN_RUN = "mean"
+LAYOUT_RUN = "figure.groups"
+
+
+def mean_run_dir(root: str | Path, dataset: str, ablation: str) -> Path:
+    """An ablation's mean run: the mean over its seeds with their band, beside their runs."""
+    return Path(root) / dataset / ablation / MEAN_RUN
+
+
 class Progress:
     """A pack's progress as a line in its job's log at every tenth of its training steps:
     its seeds, step/total, steps per second, elapsed time and the time left at that rate.
