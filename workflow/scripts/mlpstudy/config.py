@@ -102,7 +102,7 @@ def _meaning(error: jsonschema.ValidationError) -> str:
         return ""
     schema = load_schema()
     spec = (schema["$defs"]["hparams"]["properties"].get(keys[-1])
-            if len(keys) > 1 and keys[0] in ("protocol", "ablations")
+            if len(keys) > 1 and keys[0] in ("protocol", "ablations", "dataset_protocol")
             else schema["properties"].get(keys[0]) if len(keys) == 1 else None)
     description = (spec or {}).get("description", "").strip()
     return f" ({keys[-1]}: {description})" if description else ""
@@ -157,17 +157,23 @@ def validate(config: dict) -> dict:
         config["datasets"], key = [config["dataset"]], "dataset"
     config.pop("dataset")
     known = set(BUILTIN) | set(config["custom_datasets"])
+
+    def check_dataset(where: str, name: str) -> None:
+        if name not in known:
+            raise ConfigError(f"{where}: unknown dataset {name!r}; choose one of "
+                              f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+
     # The study's datasets first: ablations without their own inherit them, and the
     # message must name the key that is actually wrong.
     for name in config["datasets"]:
-        if name not in known:
-            raise ConfigError(f"{key}: unknown dataset {name!r}; choose one of "
-                              f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+        check_dataset(key, name)
+    # Any known dataset, not only the study's: the default config sets mnist-5k's protocol
+    # for `--config dataset=mnist-5k`.
+    for name in config["dataset_protocol"]:
+        check_dataset(f"dataset_protocol.{name}", name)
     for ablation, spec in config["ablations"].items():
-        if spec.get("dataset", config["datasets"][0]) not in known:
-            raise ConfigError(
-                f"ablations.{ablation}.dataset: unknown dataset {spec['dataset']!r}; choose one of "
-                f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+        if "dataset" in spec:
+            check_dataset(f"ablations.{ablation}.dataset", spec["dataset"])
     adaptive = config["adaptive_seeds"]
     if adaptive and adaptive["max"] < len(config["seeds"]):
         raise ConfigError(f"adaptive_seeds.max = {adaptive['max']}: fewer than the "
