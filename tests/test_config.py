@@ -215,6 +215,20 @@ def test_bad_config_fails_naming_the_key(path, value, named):
     assert named in str(error.value)
 
 
+@pytest.mark.parametrize("metric, key, bad", [("steps_to_accuracy", "threshold", 101),
+                                              ("steps_to_stable", "within", 0)])
+def test_a_claims_per_dataset_value_must_cover_the_datasets_it_is_checked_on(metric, key, bad):
+    config = {**copy.deepcopy(DEFAULT), "datasets": ["mnist", "mnist-5k"]}
+    claim = next(c for c in config["claims"] if c["metric"] == metric)
+    claim[key] = {"mnist": 3.0}
+    with pytest.raises(ConfigError, match=rf"{key} gives no value for dataset\(s\) mnist-5k, "
+                                          "where the claim is checked"):
+        validate(config)
+    claim[key] = {"mnist": 3.0, "mnist-5k": bad}
+    with pytest.raises(ConfigError, match=rf"claims.\d+.{key}.mnist-5k = {bad}: must be "):
+        validate(config)
+
+
 @pytest.mark.parametrize("name", ["../escape", "a/b", "with space", ".."])
 def test_ablation_names_that_could_escape_results_are_rejected(name):
     config = copy.deepcopy(DEFAULT)

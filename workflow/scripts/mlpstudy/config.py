@@ -242,13 +242,13 @@ def _check_report_names(config: dict) -> None:
         claim["datasets"] = claim_datasets(config, claim)
         if claim["metric"] == "accuracy_at_step" and claim["step"] is None:
             raise ConfigError(f"{where}: metric accuracy_at_step needs step (the iteration).")
-        if claim["metric"] == "steps_to_accuracy":
-            threshold = claim["threshold"]
-            if threshold is None:
-                raise ConfigError(f"{where}: metric steps_to_accuracy needs threshold "
-                                  "(accuracy in percent, or dataset -> accuracy).")
-            if isinstance(threshold, dict):
-                missing = sorted(set(claim["datasets"]) - set(threshold))
+        if claim["metric"] == "steps_to_accuracy" and claim["threshold"] is None:
+            raise ConfigError(f"{where}: metric steps_to_accuracy needs threshold "
+                              "(accuracy in percent, or dataset -> accuracy).")
+        # Keys that may be set per dataset (each dataset's curves have their own levels).
+        for key in ("threshold", "within"):
+            if isinstance(claim[key], dict):
+                missing = sorted(set(claim["datasets"]) - set(claim[key]))
                 if missing:
-                    raise ConfigError(f"{where}: threshold gives no value for dataset(s) "
+                    raise ConfigError(f"{where}: {key} gives no value for dataset(s) "
                                       f"{', '.join(missing)}, where the claim is checked.")
