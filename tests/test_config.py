@@ -239,3 +239,18 @@ def test_ablation_names_that_could_escape_results_are_rejected(name):
 
 def test_command_line_seeds_arrive_as_strings_and_are_accepted():
     assert validate({**DEFAULT, "seeds": ["3", "4"]})["seeds"] == [3, 4]
+
+
+def test_command_line_protocol_keys_arrive_as_strings_and_are_read_as_yaml():
+    # What Snakemake makes of --config 'dataset_protocol={mnist-5k: {max_steps: 100}}'.
+    config = validate({**DEFAULT, "dataset": "mnist-5k",
+                       "protocol": {**DEFAULT["protocol"], "lr": "0.3", "activation": "gelu"},
+                       "dataset_protocol": {"mnist-5k": {"max_steps": "100", "hidden": "[64, 32]",
+                                                         "batch_norm": "true"}},
+                       "ablations": {**DEFAULT["ablations"], "base": {"dropout": "0.1"}}})
+    base = hparams(config, "base", "mnist-5k")
+    assert (base["lr"], base["activation"], base["max_steps"], base["hidden"],
+            base["batch_norm"], base["dropout"]) == (0.3, "gelu", 100, [64, 32], True, 0.1)
+    # A string that is not a value of the key is still named.
+    with pytest.raises(ConfigError, match="dataset_protocol.mnist-5k.lr = 'fast': must be a"):
+        validate({**DEFAULT, "dataset_protocol": {"mnist-5k": {"lr": "fast"}}})

@@ -131,6 +131,24 @@ def _integer(value):
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
+def _values(mapping) -> list:
+    return list(mapping.values()) if isinstance(mapping, dict) else []
+
+
+def _typed_hparams(entry, props: dict) -> None:
+    """Protocol keys given on the command line (`--config 'protocol={lr: 0.5}'`,
+    `'dataset_protocol={mnist-5k: {max_steps: 100}}'`) arrive as strings: read each as the
+    YAML it spells, unless the key takes a string (activation: relu)."""
+    if not isinstance(entry, dict):
+        return
+    for key, value in entry.items():
+        if key in props and isinstance(value, str) and props[key].get("type") != "string":
+            try:
+                entry[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # the schema's check names it
+
+
 def validate(config: dict) -> dict:
     """Return a validated copy of `config` with defaults filled; raise ConfigError."""
     schema = load_schema()
@@ -141,6 +159,10 @@ def validate(config: dict) -> dict:
         config["seeds"] = [_integer(s) for s in config["seeds"]]
     if isinstance(config.get("adaptive_seeds"), dict):
         config["adaptive_seeds"] = {k: _integer(v) for k, v in config["adaptive_seeds"].items()}
+    props = schema["$defs"]["hparams"]["properties"]
+    for entry in [config.get("protocol"), *_values(config.get("dataset_protocol")),
+                  *_values(config.get("ablations"))]:
+        _typed_hparams(entry, props)
     # ... and `--config tensorboard=false` as the word: the top-level true/false keys take it.
     for key, spec in schema["properties"].items():
         if spec.get("type") == "boolean" and str(config.get(key)).lower() in ("true", "false"):
