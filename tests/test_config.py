@@ -16,7 +16,7 @@ DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 def test_default_config_is_the_reports_protocol():
     config = validate(DEFAULT)
     assert config["datasets"] == ["mnist"] and config["seeds"] == [0, 1, 2, 3, 4]
-    base = hparams(config, "base")
+    base = hparams(config, "base", "mnist")
     assert base == {**hparam_defaults(), **{}}  # base overrides nothing
     assert (base["hidden"], base["activation"], base["loss"], base["lr"], base["momentum"],
             base["weight_decay"], base["batch_size"], base["epochs"], base["eval_every"]) == \
@@ -45,9 +45,10 @@ def test_default_claims_compare_the_reports_widths_and_check_its_dynamics():
 
 def test_ablation_overrides_only_its_keys_and_may_name_its_dataset():
     config = validate(DEFAULT)
-    assert hparams(config, "maxout")["activation"] == "maxout"
-    assert hparams(config, "maxout")["lr"] == config["protocol"]["lr"]
-    assert hparams(config, "l2")["l2"] == hparams(config, "weight_decay")["weight_decay"] > 0
+    assert hparams(config, "maxout", "mnist")["activation"] == "maxout"
+    assert hparams(config, "maxout", "mnist")["lr"] == config["protocol"]["lr"]
+    assert hparams(config, "l2", "mnist")["l2"] == \
+        hparams(config, "weight_decay", "mnist")["weight_decay"] > 0
     assert datasets_of(config, "xor") == ["xor"] and datasets_of(config, "gelu") == ["mnist"]
 
 
@@ -78,9 +79,9 @@ def test_a_sweep_expands_into_named_ablations():
                      "base_lr1_hidden64x32_batch_normtrue",
                      "hidden_12_lr0p05_hidden64x32_batch_normtrue",
                      "hidden_12_lr1_hidden64x32_batch_normtrue"]
-    assert hparams(config, names[1])["lr"] == 1.0 and hparams(config, names[1])["hidden"] == [64, 32]
+    assert hparams(config, names[1], "mnist")["lr"] == 1.0 and hparams(config, names[1], "mnist")["hidden"] == [64, 32]
     # The starting ablation's own overrides are kept where the grid does not set them.
-    maxout = hparams(validate(DEFAULT), "maxout_lr0p5")
+    maxout = hparams(validate(DEFAULT), "maxout_lr0p5", "mnist")
     assert (maxout["activation"], maxout["lr"]) == ("maxout", 0.5)
     assert validate(DEFAULT)["ablations"]["maxout_lr0p5"]["description"].endswith(
         "(sweep lr: lr=0.5)")
@@ -116,6 +117,34 @@ def test_a_bad_sweep_fails_naming_it(sweep, message):
     with pytest.raises(ConfigError) as error:
         validate({**DEFAULT, "sweeps": {**DEFAULT["sweeps"], "bad": sweep}})
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("entries, message", [
+    ({"mnst-5k": {"epochs": 15}}, "dataset_protocol.mnst-5k: unknown dataset 'mnst-5k'; "
+                                  "choose one of fashion-mnist, mnist, mnist-5k, xor"),
+    ({"mnist-5k": {"epoch": 15}}, "unknown key 'epoch' in dataset_protocol.mnist-5k; allowed "
+                                  "keys are: activation, batch_norm, batch_size"),
+    ({"mnist-5k": {"description": "x"}}, "unknown key 'description' in dataset_protocol.mnist-5k"),
+    ({"mnist-5k": {"max_steps": 0}}, "dataset_protocol.mnist-5k.max_steps = 0: must be >= 1 "
+                                     "(max_steps: Stop after"),
+    ({"mnist-5k": {"lr": "fast"}}, "dataset_protocol.mnist-5k.lr = 'fast': must be a number"),
+    ({"mnist-5k": 15}, "dataset_protocol.mnist-5k = 15: must be a mapping of keys"),
+    ({"../x": {}}, "invalid name '../x' in dataset_protocol"),
+])
+def test_a_bad_dataset_protocol_fails_naming_the_key(entries, message):
+    with pytest.raises(ConfigError) as error:
+        validate({**DEFAULT, "dataset_protocol": entries})
+    assert message in str(error.value)
+
+
+def test_a_dataset_protocol_may_name_any_known_dataset_not_only_the_studys():
+    # The default config sets mnist-5k's protocol and studies mnist: `--config
+    # dataset=mnist-5k` must find it there. A custom dataset is known once declared.
+    assert validate(DEFAULT)["datasets"] == ["mnist"]
+    assert "mnist-5k" in validate(DEFAULT)["dataset_protocol"]
+    config = validate({**DEFAULT, "custom_datasets": {"mine": "data/mine"},
+                       "dataset_protocol": {"mine": {"epochs": 3}}})
+    assert config["dataset_protocol"] == {"mine": {"epochs": 3}}  # no defaults filled in
 
 
 def test_a_sweep_name_clash_with_an_ablation_fails_naming_both():
@@ -186,6 +215,20 @@ def test_bad_config_fails_naming_the_key(path, value, named):
     assert named in str(error.value)
 
 
+@pytest.mark.parametrize("metric, key, bad", [("steps_to_accuracy", "threshold", 101),
+                                              ("steps_to_stable", "within", 0)])
+def test_a_claims_per_dataset_value_must_cover_the_datasets_it_is_checked_on(metric, key, bad):
+    config = {**copy.deepcopy(DEFAULT), "datasets": ["mnist", "mnist-5k"]}
+    claim = next(c for c in config["claims"] if c["metric"] == metric)
+    claim[key] = {"mnist": 3.0}
+    with pytest.raises(ConfigError, match=rf"{key} gives no value for dataset\(s\) mnist-5k, "
+                                          "where the claim is checked"):
+        validate(config)
+    claim[key] = {"mnist": 3.0, "mnist-5k": bad}
+    with pytest.raises(ConfigError, match=rf"claims.\d+.{key}.mnist-5k = {bad}: must be "):
+        validate(config)
+
+
 @pytest.mark.parametrize("name", ["../escape", "a/b", "with space", ".."])
 def test_ablation_names_that_could_escape_results_are_rejected(name):
     config = copy.deepcopy(DEFAULT)
@@ -203,3 +246,18 @@ def test_uncertainty_must_count_the_seeds():
         validate({**DEFAULT, "uncertainty": ["test_set"]})
     assert validate(DEFAULT)["uncertainty"] == ["seeds", "test_set"]
     assert validate({**DEFAULT, "uncertainty": ["seeds"]})["uncertainty"] == ["seeds"]
+
+
+def test_command_line_protocol_keys_arrive_as_strings_and_are_read_as_yaml():
+    # What Snakemake makes of --config 'dataset_protocol={mnist-5k: {max_steps: 100}}'.
+    config = validate({**DEFAULT, "dataset": "mnist-5k",
+                       "protocol": {**DEFAULT["protocol"], "lr": "0.3", "activation": "gelu"},
+                       "dataset_protocol": {"mnist-5k": {"max_steps": "100", "hidden": "[64, 32]",
+                                                         "batch_norm": "true"}},
+                       "ablations": {**DEFAULT["ablations"], "base": {"dropout": "0.1"}}})
+    base = hparams(config, "base", "mnist-5k")
+    assert (base["lr"], base["activation"], base["max_steps"], base["hidden"],
+            base["batch_norm"], base["dropout"]) == (0.3, "gelu", 100, [64, 32], True, 0.1)
+    # A string that is not a value of the key is still named.
+    with pytest.raises(ConfigError, match="dataset_protocol.mnist-5k.lr = 'fast': must be a"):
+        validate({**DEFAULT, "dataset_protocol": {"mnist-5k": {"lr": "fast"}}})

@@ -47,10 +47,17 @@ def test_a_jobs_flops_are_its_seeds_runs_on_its_datasets_rows(tmp_path):
     config = validate({"dataset": "tiny", "custom_datasets": {"tiny": str(data)},
                        "seeds": [0, 1, 2], "ablations": {"base": {"description": "b"}}})
     assert plan.dataset_rows(config, "tiny") == (256, 64)
-    hp = plan.hparams(config, "base")
+    hp = plan.hparams(config, "base", "tiny")
     steps = flops.planned_steps(hp, 256)
     one = flops.run_flops(hp, 256, 64, steps, flops.evaluations(hp, steps))
     assert plan.job_flops(config, ("tiny", "base", "seeds0-2")) == 3 * one
+    # A dataset's own protocol counts: mnist-5k's default runs 938 steps, not one epoch's 63.
+    config = validate({"dataset": "mnist-5k", "dataset_protocol": {"mnist-5k": {"max_steps": 938,
+                                                                                 "epochs": 15}}})
+    hp = plan.hparams(config, "base", "mnist-5k")
+    assert flops.planned_steps(hp, 4000) == 938
+    one = flops.run_flops(hp, 4000, 1000, 938, flops.evaluations(hp, 938))
+    assert plan.job_flops(config, ("mnist-5k", "base", "seeds0-4")) == pytest.approx(5 * one)
 
 
 def test_every_round_extends_the_ablations_of_claims_that_can_need_seeds():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlpstudy.aggregate import load_runs
-from mlpstudy.claims import claims_table, curve_value, step_count
+from mlpstudy.claims import claims_table, curve_value, expected_text, step_count
 from mlpstudy.config import claim_defaults
 from synthetic_runs import write_run
 
@@ -58,6 +58,20 @@ def test_steps_until_stable():
     # Off again at the very end: never stable.
     assert value({**settles, 60: 0.90}, metric="steps_to_stable", last_k=3,
                  within=1.0) == math.inf
+
+
+def test_threshold_and_within_may_be_given_per_dataset():
+    # Each dataset's curves have their own levels and their own noise (config/README.md).
+    settles = curve({0: 0.10, 10: 0.50, 20: 0.94, 30: 0.96, 40: 0.95, 50: 0.95})
+    stable = {**claim_defaults(), "metric": "steps_to_stable", "last_k": 3, "expect": "greater",
+              "within": {"one": 1.0, "two": 2.0}}
+    assert (curve_value(settles, stable, "one"), curve_value(settles, stable, "two")) == (30, 20)
+    assert "(within 2 pp of the mean of the last 3 evaluations)" in expected_text(stable, "two")
+    reach = {**claim_defaults(), "metric": "steps_to_accuracy", "expect": "greater",
+             "threshold": {"one": 85, "two": 45}}
+    assert (curve_value(curve(RISE), reach, "one"), curve_value(curve(RISE), reach, "two")) == \
+        (30, 10)
+    assert " to 45%" in expected_text(reach, "two")
 
 
 def study(tmp_path, runs, dataset="tiny", diverged=()):

@@ -1,11 +1,15 @@
 """Several datasets and a sweep in one study, through the real snakemake CLI: every
-ablation on every dataset, claims per dataset, a sweep figure per dataset, and adding or
-removing a dataset plans exactly that dataset's jobs (read job by job from `snakemake -n`).
+ablation on every dataset, claims per dataset, a sweep figure per dataset, a dataset's own
+protocol, and adding or removing a dataset or editing its protocol plans exactly that
+dataset's jobs (read job by job from `snakemake -n`).
 
-One completed study (two tiny datasets, two ablations and a two-value lr sweep, 2 seeds)
+One completed study (two tiny datasets, one with a protocol of its own, two ablations and
+a two-value lr sweep, 2 seeds)
 is shared by the module; each test edits the config and dry-runs, and the config is put
 back afterwards.
 """
+import json
+
 import pandas as pd
 import pytest
 import yaml
@@ -36,6 +40,8 @@ def write_study(workdir):
     config.pop("dataset")
     config["datasets"] = ["tiny", "tiny2"]
     config["custom_datasets"].update({n: str(workdir / f"{n}-data") for n in ("tiny2", "tiny3")})
+    # tiny2 runs a protocol of its own: 4 steps where the protocol's max_steps is 6.
+    config["dataset_protocol"] = {"tiny2": {"max_steps": 4}}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -107,8 +113,36 @@ def test_every_ablation_ran_on_both_datasets_and_the_report_shows_both(done):
     assert "tiny2: verdict, measured, interval, seeds" in html
 
 
+def test_each_dataset_ran_its_own_protocol_and_the_page_says_which(done):
+    final = pd.read_csv(done / "results/final.csv")
+    ran = final[final["status"] == "ok"].groupby("dataset")
+    assert ran["steps"].unique().map(list).to_dict() == {"tiny": [6], "tiny2": [4]}
+    # eval_every 2: evaluations at steps 2, 4, 6 and 2, 4 (step 0 is not counted).
+    assert ran["evaluations"].unique().map(list).to_dict() == {"tiny": [3], "tiny2": [2]}
+    runs = list((done / "results/runs/tiny2").glob("*/*/seed0/run.json"))
+    assert len(runs) == len(EVERY_ABLATION)
+    assert all(json.loads(r.read_text())["hparams"]["max_steps"] == 4 for r in runs)
+    html = (done / "results/summary.html").read_text()
+    assert ("<li><b>tiny</b>: the protocol; its runs trained 6 steps with 3 evaluations "
+            "after step 0</li>") in html
+    assert ("<li><b>tiny2</b>: the protocol with <code>max_steps=4</code>; its runs trained 4 "
+            "steps with 2 evaluations after step 0</li>") in html
+
+
 def test_nothing_to_do_after_the_study(done):
     assert planned(done) == set()
+
+
+def test_editing_one_datasets_protocol_reruns_exactly_that_datasets_jobs(done):
+    edit_config(done, lambda c: c["dataset_protocol"]["tiny2"].update(max_steps=5))
+    prepare = {("prepare_dataset", "tiny2", None, None)}  # the data do not change
+    assert planned(done) == (dataset_jobs("tiny2") - prepare) | STUDY_WIDE | forests("tiny", "tiny2")
+
+
+def test_a_protocol_for_a_dataset_outside_the_study_retrains_nothing(done):
+    # Only the summary, whose config hash covers the whole config.
+    edit_config(done, lambda c: c["dataset_protocol"].update(tiny3={"max_steps": 2}))
+    assert planned(done) == {("summary", None, None, None)}
 
 
 def test_adding_a_dataset_plans_exactly_its_jobs(done):

@@ -188,7 +188,7 @@ def test_a_checkpoint_made_from_other_code_or_data_is_not_resumed(workdir):
 
     # Same hyper-parameters and seed as the job, so only the inputs stamp tells them apart.
     with pytest.raises(_Killed):
-        train_seed(hparams(validate(config), "base"), load_idx_dir(workdir / "tiny-data"), 0,
+        train_seed(hparams(validate(config), "base", "tiny"), load_idx_dir(workdir / "tiny-data"), 0,
               torch.device("cpu"), checkpoint=checkpoint, log=die_after_first_epoch)
     assert checkpoint.is_file()
     checkpoint.with_name("seed0.pt.inputs").write_text('{"made by": "older code"}')

@@ -40,7 +40,7 @@ def mnist_5k():
 
 def setting(ablation: str, **changes) -> dict:
     # 60 steps: all of an mnist-5k epoch but its last, short batch.
-    return {**hparams(CONFIG, ablation), "max_steps": 60, **changes}
+    return {**hparams(CONFIG, ablation, "mnist-5k"), "max_steps": 60, **changes}
 
 
 def assert_same_curves(alone, packed, rel_loss=1e-4, abs_accuracy=0.003):

@@ -1,5 +1,6 @@
 """The study's plan: which training jobs a config asks for, their names both ways, their order."""
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -97,12 +98,55 @@ def test_the_plans_layer_shapes_are_the_networks():
     from mlpstudy.models import build_mlp
     config = study()
     for ablation in config["ablations"]:
-        hp = plan.hparams(config, ablation)
+        hp = plan.hparams(config, ablation, "mnist")
         for features, classes in (plan.MNIST_SHAPE, plan.SHAPES["xor"]):
             network = build_mlp(hp, features, classes)
             linear = [(m.in_features, m.out_features) for m in network.modules()
                       if isinstance(m, torch.nn.Linear)]
             assert flops.linear_shapes(hp, features, classes) == linear, ablation
+
+
+def test_a_datasets_protocol_sits_between_the_protocol_and_the_ablations_keys():
+    config = study(datasets=["mnist", "mnist-5k"],
+                   dataset_protocol={"mnist-5k": {"epochs": 15, "max_steps": 938, "lr": 0.2}},
+                   ablations={"base": {}, "fast": {"lr": 0.5}}, sweeps={}, figure_groups={},
+                   claims=[])
+    assert plan.dataset_protocol(config, "mnist-5k") == {"epochs": 15, "max_steps": 938, "lr": 0.2}
+    assert plan.dataset_protocol(config, "mnist") == {}
+    on_mnist, on_5k = plan.hparams(config, "base", "mnist"), plan.hparams(config, "base", "mnist-5k")
+    assert on_mnist == config["protocol"]
+    assert on_5k == {**config["protocol"], "epochs": 15, "max_steps": 938, "lr": 0.2}
+    # The ablation's own key wins over the dataset's; the dataset's others still apply.
+    fast = plan.hparams(config, "fast", "mnist-5k")
+    assert (fast["lr"], fast["epochs"], fast["max_steps"]) == (0.5, 15, 938)
+    assert plan.hparams(config, "fast", "mnist")["lr"] == 0.5
+    # The merge is computed, never written back: the protocol itself is unchanged.
+    assert config["protocol"]["epochs"] == 1 and config["protocol"]["lr"] == 0.1
+
+
+def test_the_default_mnist_5k_runs_the_reports_steps_on_the_reports_grid():
+    from mlpstudy.training import planned_steps
+    config = study(datasets=["mnist", "mnist-5k"])
+    for ablation in plan.ablations_on(config, "mnist-5k"):
+        report = plan.hparams(config, ablation, "mnist")
+        hp = plan.hparams(config, ablation, "mnist-5k")
+        steps = planned_steps(hp, 4000)  # mnist-5k's training digits
+        assert steps == planned_steps(report, 60_000) == 938, ablation
+        # Evaluations after step 0: every eval_every steps and at the last step.
+        assert hp["eval_every"] == 20 and math.ceil(steps / hp["eval_every"]) == 47, ablation
+
+
+def test_a_sweep_point_is_its_starting_ablation_only_if_it_is_on_every_dataset():
+    # mnist-5k sets lr 0.2 itself: lr 0.1 is base on mnist but not on mnist-5k, so the point
+    # is an ablation of its own, which gets lr 0.1 on both.
+    config = study(datasets=["mnist", "mnist-5k"], dataset_protocol={"mnist-5k": {"lr": 0.2}})
+    points = plan.sweep_points("lr", config["sweeps"]["lr"], config)
+    assert [p["ablation"] for p in points if p["values"]["lr"] == 0.1] == ["base_lr0p1",
+                                                                          "maxout_lr0p1"]
+    assert {plan.hparams(config, "base_lr0p1", d)["lr"] for d in ("mnist", "mnist-5k")} == {0.1}
+    # The default mnist-5k protocol sets no swept key: lr 0.1 is base itself there too.
+    points = plan.sweep_points("lr", config["sweeps"]["lr"], study(datasets=["mnist", "mnist-5k"]))
+    assert [p["ablation"] for p in points if p["values"]["lr"] == 0.1] == ["base", "maxout"]
 
 
 def test_each_claim_is_checked_where_both_its_ablations_run():
@@ -136,3 +180,4 @@ def test_the_config_hash_ignores_how_jobs_run_but_not_what_they_compute():
     config = study()
     assert plan.config_hash({**config, "tensorboard": False}) == plan.config_hash(config)
     assert plan.config_hash(study(seeds=[0, 1])) != plan.config_hash(config)
+    assert plan.config_hash(study(dataset_protocol={})) != plan.config_hash(config)

@@ -87,6 +87,7 @@ def build_summary(tmp_path: Path) -> tuple[Path, int]:
     html = render({
         "title": "MLP study <test>", "datasets": list(DATASETS), "seeds": [0, 1, 2, 3],
         "config_hash": "abc123", "protocol": {"lr": 0.1, "hidden": [32]},
+        "dataset_protocols": {"tiny": {}, "tiny2": {"epochs": 3, "max_steps": 50}},
         "ablations": ablations, "claims": claims, "ablation_stats": summary, "final": final,
         "figures": figures,
         "provenance": {"git commit": "not a git checkout"},
@@ -102,6 +103,10 @@ def test_summary_is_one_file_with_no_external_references(tmp_path):
     text = html.read_text()
     assert "<script" not in text and "&lt;script&gt;" in text
     assert 'src="data:image/png;base64,' in text
+    # Which protocol each dataset ran, and the steps and evaluations its runs made.
+    assert "<li><b>tiny</b>: the protocol; its runs trained " in text
+    assert "<li><b>tiny2</b>: the protocol with <code>epochs=3, max_steps=50</code>; its runs " \
+           "trained " in text
     assert "https://example.invalid" not in text.replace("https://example.invalid/x.png&quot;", "")
 
 

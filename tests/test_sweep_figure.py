@@ -11,7 +11,8 @@ pytestmark = pytest.mark.unit
 
 SWEEP = {"ablations": ["base", "maxout"], "values": {"lr": [0.1, 1.0, 10.0]}}
 # lr 0.1 is the protocol's: those points are base and maxout themselves.
-CONFIG = {"protocol": {"lr": 0.1}, "ablations": {"base": {}, "maxout": {"activation": "maxout"}}}
+CONFIG = {"datasets": ["tiny"], "protocol": {"lr": 0.1}, "dataset_protocol": {},
+          "ablations": {"base": {}, "maxout": {"activation": "maxout"}}}
 
 
 def final_table():

@@ -90,7 +90,7 @@ def test_xor_is_solved_by_its_configured_ablation():
     from mlpstudy.plan import hparams
     config = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     for seed in range(5):
-        result = train_seed(hparams(config, "xor"), make_xor(repeats=1, jitter=0.0), seed, torch.device("cpu"), log=lambda _: None)
+        result = train_seed(hparams(config, "xor", "xor"), make_xor(repeats=1, jitter=0.0), seed, torch.device("cpu"), log=lambda _: None)
         assert result.final["train_accuracy"] == 1.0, f"seed {seed} did not solve XOR"
 
 

@@ -75,6 +75,16 @@ def test_several_datasets_can_be_chosen_on_the_command_line(workdir):
         2 * (ABLATIONS - 1) + 1
 
 
+def test_a_datasets_protocol_can_be_set_on_the_command_line(workdir):
+    # Snakemake hands a mapping's values over as strings; they arrive as the numbers they spell.
+    out = run_snakemake(workdir, "-n", "--config", "dataset=mnist-5k",
+                        "dataset_protocol={mnist-5k: {max_steps: 100, lr: 0.05}}").stdout
+    # lr 0.05 is now mnist-5k's own: the sweep's point at 0.05 is base itself there, and the
+    # point at 0.1 an ablation of its own.
+    assert pack_dir("mnist-5k", "base_lr0p1", "seeds0-4") in out
+    assert "results/runs/mnist-5k/base_lr0p05/" not in out
+
+
 def test_tiny_study_end_to_end(workdir):
     config = tiny_config(workdir)
     run_snakemake(workdir)

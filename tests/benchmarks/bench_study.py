@@ -50,8 +50,8 @@ def study_flops(config: dict, sizes: dict) -> float:
     """Matmul FLOPs of every run of the study: sizes[dataset] = (n_train, n_test, features, classes)."""
     total = 0.0
     for ablation in config["ablations"]:
-        hp = hparams(config, ablation)
         for dataset in datasets_of(config, ablation):
+            hp = hparams(config, ablation, dataset)
             n_train, n_test, features, classes = sizes[dataset]
             steps = planned_steps(hp, n_train)
             flops = run_flops(hp, n_train, n_test, steps, evaluations(hp, steps), features,

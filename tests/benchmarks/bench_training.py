@@ -271,7 +271,7 @@ STANDALONE = textwrap.dedent("""
     from mlpstudy.runs import metrics_csv
     from mlpstudy.training import train_seed
     config = validate(yaml.safe_load(open({config!r})))
-    hp = hparams(config, {ablation!r})
+    hp = hparams(config, {ablation!r}, {dataset!r})
     data = load_prepared({data!r})
     result = train_seed(hp, data, {seed}, torch.device("cpu"), log=lambda _: None)
     write_text_atomic({out!r} + "/metrics.csv", metrics_csv(result.rows))
@@ -344,7 +344,7 @@ def workflow_overhead(tmp: Path, idx_dir: Path, real: bool, ablations: list[str]
             run_dir = out / a / f"seed{s}"
             run_dir.mkdir(parents=True)
             code = STANDALONE.format(scripts=str(SCRIPTS), config=str(workdir / "config" / "config.yaml"),
-                                     ablation=a, data=str(out / "data.pt"), seed=s, out=str(run_dir))
+                                     ablation=a, dataset=name, data=str(out / "data.pt"), seed=s, out=str(run_dir))
             walls[f"{a}/seed{s}"], _ = child(code, tmp)
             rss[f"{a}/seed{s}"] = int((run_dir / "peak_rss").read_text())
     standalone = sum(walls.values())
@@ -460,7 +460,7 @@ def main() -> None:
         peak = matmul_peak(device, max(3, args.repeats * 2))
         print(f"fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s ({load()})", flush=True)
         base_hp = {**hparams(validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text())),
-                             "base")}
+                             "base", DATASET)}
         parts = args.parts.split(",")
         if "base" in parts:
             results["base"] = compare("base", base_hp, prepared, root, device, peak, args)

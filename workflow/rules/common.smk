@@ -103,7 +103,7 @@ def get_hparams(wildcards):
             f"ablation {wildcards.ablation!r} runs on {', '.join(expected)}, "
             f"not {wildcards.dataset!r}"
         )
-    return plan.hparams(STUDY, wildcards.ablation)
+    return plan.hparams(STUDY, wildcards.ablation, wildcards.dataset)
 
 
 def get_pack_seeds(wildcards):

@@ -180,6 +180,7 @@ rule summary:
         testing=TESTING,
         config_hash=plan.config_hash(STUDY),
         protocol=STUDY["protocol"],
+        dataset_protocols={d: plan.dataset_protocol(STUDY, d) for d in plan.run_datasets(STUDY)},
         ablations=ablation_rows(),
     script:
         "../scripts/summary.py"

@@ -23,8 +23,8 @@ rule train:
         mem_mb=2000,
         runtime=60,
     params:
-        # Resolved hyper-parameters as plain values: editing one ablation changes
-        # only its jobs' params, so Snakemake reruns exactly those jobs.
+        # Resolved hyper-parameters as plain values: editing one ablation (or one
+        # dataset's protocol) changes only its jobs' params, so Snakemake reruns exactly those.
         hparams=get_hparams,
         seeds=get_pack_seeds,
         on_divergence=STUDY["on_divergence"],

@@ -8,7 +8,8 @@ Outputs: output.html -- results/summary.html (one file, images embedded, no scri
 Params:  figures -- (dataset, title, caption, png) list; forests -- study dataset -> its forest
          plot (PNG); datasets -- every dataset with runs; seeds (the first round's); adaptive
          (adaptive_seeds, or null); testing (how the claims were tested together, in words);
-         config_hash; protocol; ablations -- rows of (ablation, dataset, description, changes).
+         config_hash; protocol; dataset_protocols (dataset -> the protocol keys it sets
+         itself); ablations -- rows of (ablation, dataset, description, changes).
 """
 import sys
 
@@ -39,6 +40,7 @@ html = render({
     "adaptive": dict(sm.params.adaptive) if sm.params.adaptive else None,
     "testing": sm.params.testing,
     "protocol": dict(sm.params.protocol),
+    "dataset_protocols": {d: dict(own) for d, own in sm.params.dataset_protocols.items()},
     "ablations": pd.DataFrame([dict(r) for r in sm.params.ablations]),
     "claims": claims, "ablation_stats": stats, "final": final,
     "figures": [tuple(f) for f in sm.params.figures],

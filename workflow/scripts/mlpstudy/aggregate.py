@@ -38,7 +38,8 @@ ESTIMATES = ("mean", "std", "ci_low", "ci_high")  # fields of stats.describe's e
 # final.csv: one row per run, from its run.json (keys: runs.RUN_JSON) and what final_row and
 # load_runs compute from the run's final metrics, its curve and its Snakemake benchmark.
 FINAL_COLUMNS = [
-    "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "param_count",
+    "dataset", "ablation", "seed", "status", "diverged_at_step", "steps", "evaluations",
+    "param_count",
     "train_loss", "train_accuracy", "test_loss", "test_accuracy", "gap", "stable_test_accuracy",
     "wall_time_s", "bench_s", "max_rss_mb", "flop", "flop_rate", "probe_flop_rate",
     "device", "device_name", "threads",
@@ -79,6 +80,8 @@ def load_runs(runs: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         test = metrics[(metrics["split"] == "test") & (metrics["metric"] == "accuracy")]
         row["stable_test_accuracy"] = curve_value(
             test, {"metric": "stable_accuracy", "last_k": STABLE_LAST_K}) / 100.0
+        # The grid the curve claims read (step 0, the untrained model, is not one of them).
+        row["evaluations"] = int((test["step"] > 0).sum())
         finals.append(row)
     columns = list(ID_COLUMNS) + ["step", "epoch", "split", "metric", "value"]
     metrics = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns)

@@ -64,9 +64,11 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:+g}" if math.isfinite(value) else str(value)
 
 
-def threshold_of(claim: dict, dataset: str):
-    threshold = claim.get("threshold")
-    return threshold.get(dataset) if isinstance(threshold, dict) else threshold
+def per_dataset(claim: dict, key: str, dataset: str):
+    """A claim key given as one value or as dataset -> value (threshold, within): its value
+    on `dataset`."""
+    value = claim.get(key)
+    return value.get(dataset) if isinstance(value, dict) else value
 
 
 def expected_text(claim: dict, dataset: str | None = None) -> str:
@@ -75,11 +77,11 @@ def expected_text(claim: dict, dataset: str | None = None) -> str:
     what = f"{metric} difference" if claim.get("reference") else metric
     detail = {
         "accuracy_at_step": lambda: f" at step {claim['step']}",
-        "steps_to_accuracy": lambda: f" to {threshold_of(claim, dataset)}%",
+        "steps_to_accuracy": lambda: f" to {per_dataset(claim, 'threshold', dataset)}%",
         "stable_accuracy": lambda: f" (last {claim['last_k']} evaluations)",
         "stability": lambda: f" (last {claim['last_k']} evaluations)",
-        "steps_to_stable": lambda: f" (within {claim['within']:g} pp of the mean of "
-                                   f"the last {claim['last_k']} evaluations)",
+        "steps_to_stable": lambda: f" (within {per_dataset(claim, 'within', dataset):g} pp of "
+                                   f"the mean of the last {claim['last_k']} evaluations)",
     }.get(metric, lambda: "")()
     return f"{what}{detail} {band(claim).text(lambda v: _fmt(v, unit))} {unit}"
 
@@ -102,7 +104,7 @@ def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) ->
         at = steps <= claim["step"]
         return float(acc[at][-1]) if at.any() and steps[-1] >= claim["step"] else math.nan
     if metric == "steps_to_accuracy":
-        reached = np.flatnonzero(acc >= threshold_of(claim, dataset))
+        reached = np.flatnonzero(acc >= per_dataset(claim, "threshold", dataset))
         return float(steps[reached[0]]) if len(reached) else math.inf
     later = steps > 0
     window = acc[later][-int(claim["last_k"]):]
@@ -113,7 +115,7 @@ def curve_value(curve: pd.DataFrame, claim: dict, dataset: str | None = None) ->
     if metric == "stability":
         return float(window.std(ddof=1)) if len(window) >= 2 else math.nan
     if metric == "steps_to_stable":
-        off = np.abs(acc - window.mean()) > float(claim["within"])
+        off = np.abs(acc - window.mean()) > float(per_dataset(claim, "within", dataset))
         if off[-1]:
             return math.inf
         # the first evaluation after the last one that was off the stable value

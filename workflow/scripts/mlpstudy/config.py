@@ -104,7 +104,7 @@ def _meaning(error: jsonschema.ValidationError) -> str:
         return ""
     schema = load_schema()
     spec = (schema["$defs"]["hparams"]["properties"].get(keys[-1])
-            if len(keys) > 1 and keys[0] in ("protocol", "ablations")
+            if len(keys) > 1 and keys[0] in ("protocol", "ablations", "dataset_protocol")
             else schema["properties"].get(keys[0]) if len(keys) == 1 else None)
     description = (spec or {}).get("description", "").strip()
     return f" ({keys[-1]}: {description})" if description else ""
@@ -133,6 +133,24 @@ def _integer(value):
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
+def _values(mapping) -> list:
+    return list(mapping.values()) if isinstance(mapping, dict) else []
+
+
+def _typed_hparams(entry, props: dict) -> None:
+    """Protocol keys given on the command line (`--config 'protocol={lr: 0.5}'`,
+    `'dataset_protocol={mnist-5k: {max_steps: 100}}'`) arrive as strings: read each as the
+    YAML it spells, unless the key takes a string (activation: relu)."""
+    if not isinstance(entry, dict):
+        return
+    for key, value in entry.items():
+        if key in props and isinstance(value, str) and props[key].get("type") != "string":
+            try:
+                entry[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # the schema's check names it
+
+
 def validate(config: dict) -> dict:
     """Return a validated copy of `config` with defaults filled; raise ConfigError."""
     schema = load_schema()
@@ -143,6 +161,10 @@ def validate(config: dict) -> dict:
         config["seeds"] = [_integer(s) for s in config["seeds"]]
     if isinstance(config.get("adaptive_seeds"), dict):
         config["adaptive_seeds"] = {k: _integer(v) for k, v in config["adaptive_seeds"].items()}
+    props = schema["$defs"]["hparams"]["properties"]
+    for entry in [config.get("protocol"), *_values(config.get("dataset_protocol")),
+                  *_values(config.get("ablations"))]:
+        _typed_hparams(entry, props)
     # ... and `--config tensorboard=false` as the word: the top-level true/false keys take it.
     for key, spec in schema["properties"].items():
         if spec.get("type") == "boolean" and str(config.get(key)).lower() in ("true", "false"):
@@ -159,17 +181,23 @@ def validate(config: dict) -> dict:
         config["datasets"], key = [config["dataset"]], "dataset"
     config.pop("dataset")
     known = set(BUILTIN) | set(config["custom_datasets"])
+
+    def check_dataset(where: str, name: str) -> None:
+        if name not in known:
+            raise ConfigError(f"{where}: unknown dataset {name!r}; choose one of "
+                              f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+
     # The study's datasets first: ablations without their own inherit them, and the
     # message must name the key that is actually wrong.
     for name in config["datasets"]:
-        if name not in known:
-            raise ConfigError(f"{key}: unknown dataset {name!r}; choose one of "
-                              f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+        check_dataset(key, name)
+    # Any known dataset, not only the study's: the default config sets mnist-5k's protocol
+    # for `--config dataset=mnist-5k`.
+    for name in config["dataset_protocol"]:
+        check_dataset(f"dataset_protocol.{name}", name)
     for ablation, spec in config["ablations"].items():
-        if spec.get("dataset", config["datasets"][0]) not in known:
-            raise ConfigError(
-                f"ablations.{ablation}.dataset: unknown dataset {spec['dataset']!r}; choose one of "
-                f"{', '.join(sorted(known))} or declare it under custom_datasets.")
+        if "dataset" in spec:
+            check_dataset(f"ablations.{ablation}.dataset", spec["dataset"])
     adaptive = config["adaptive_seeds"]
     if adaptive and adaptive["max"] < len(config["seeds"]):
         raise ConfigError(f"adaptive_seeds.max = {adaptive['max']}: fewer than the "
@@ -238,13 +266,13 @@ def _check_report_names(config: dict) -> None:
         claim["datasets"] = claim_datasets(config, claim)
         if claim["metric"] == "accuracy_at_step" and claim["step"] is None:
             raise ConfigError(f"{where}: metric accuracy_at_step needs step (the iteration).")
-        if claim["metric"] == "steps_to_accuracy":
-            threshold = claim["threshold"]
-            if threshold is None:
-                raise ConfigError(f"{where}: metric steps_to_accuracy needs threshold "
-                                  "(accuracy in percent, or dataset -> accuracy).")
-            if isinstance(threshold, dict):
-                missing = sorted(set(claim["datasets"]) - set(threshold))
+        if claim["metric"] == "steps_to_accuracy" and claim["threshold"] is None:
+            raise ConfigError(f"{where}: metric steps_to_accuracy needs threshold "
+                              "(accuracy in percent, or dataset -> accuracy).")
+        # Keys that may be set per dataset (each dataset's curves have their own levels).
+        for key in ("threshold", "within"):
+            if isinstance(claim[key], dict):
+                missing = sorted(set(claim["datasets"]) - set(claim[key]))
                 if missing:
-                    raise ConfigError(f"{where}: threshold gives no value for dataset(s) "
+                    raise ConfigError(f"{where}: {key} gives no value for dataset(s) "
                                       f"{', '.join(missing)}, where the claim is checked.")

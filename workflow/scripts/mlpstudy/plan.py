@@ -47,10 +47,18 @@ def overrides(config: dict, spec: dict) -> dict:
     return {k: v for k, v in spec.items() if k in config["protocol"]}
 
 
-def hparams(config: dict, ablation: str) -> dict:
-    """The ablation's full hyper-parameters: protocol defaults plus its overrides."""
+def dataset_protocol(config: dict, dataset: str) -> dict:
+    """The protocol keys `dataset` sets for itself (dataset_protocol): {} where it sets none."""
+    return dict(config["dataset_protocol"].get(dataset, {}))
+
+
+def hparams(config: dict, ablation: str, dataset: str) -> dict:
+    """The ablation's full hyper-parameters on `dataset`: the protocol, then the dataset's own
+    protocol keys, then the ablation's overrides. The ablation's keys win: they are what the
+    study compares, and on every dataset it must differ from its reference by the same keys."""
     spec = config["ablations"][ablation]
-    return dict(sorted({**config["protocol"], **overrides(config, spec)}.items()))
+    return dict(sorted({**config["protocol"], **dataset_protocol(config, dataset),
+                        **overrides(config, spec)}.items()))
 
 
 def datasets_of(config: dict, ablation: str) -> list[str]:
@@ -112,15 +120,17 @@ def sweep_points(name: str, sweep: dict, config: dict) -> list[dict]:
     """The grid of a sweep, in a fixed order (starting ablation, then the values as listed):
     [{"ablation": expanded name, "start": starting ablation, "values": {key: value}}].
     A point that changes nothing in its starting ablation (lr 0.1 where the protocol's lr
-    is 0.1) is that ablation itself: the same runs, trained once."""
+    is 0.1) is that ablation itself: the same runs, trained once. Only where it changes
+    nothing on every dataset the ablation runs on: a dataset whose own protocol sets the
+    swept key must get the point's value, not the dataset's."""
     keys = list(sweep["values"])
     points = []
     for start in sweep["ablations"]:
-        own = hparams(config, start)
+        own = [hparams(config, start, d) for d in datasets_of(config, start)]
         for combo in itertools.product(*(sweep["values"][k] for k in keys)):
             values = dict(zip(keys, combo))
             label = "_".join(f"{k}{_value_name(v)}" for k, v in values.items())
-            same = all(own.get(k) == v for k, v in values.items())
+            same = all(hp.get(k) == v for hp in own for k, v in values.items())
             points.append({"ablation": start if same else f"{start}_{label}", "start": start,
                            "values": values})
     return points
@@ -247,7 +257,7 @@ def dataset_rows(config: dict, dataset: str) -> tuple[int, int]:
 def job_flops(config: dict, job: tuple[str, str, str]) -> float:
     """Matmul FLOPs of a training job (dataset, ablation, pack): each of its seeds' full run."""
     dataset, ablation, pack = job
-    hp = hparams(config, ablation)
+    hp = hparams(config, ablation, dataset)
     n_train, n_test = dataset_rows(config, dataset)
     features, classes = SHAPES.get(dataset, MNIST_SHAPE)
     steps = planned_steps(hp, n_train)
@@ -271,7 +281,7 @@ def train_priority(config: dict, dataset: str, ablation: str) -> int:
     """Bigger models first (thousands of weights): on a few cores the study then ends with
     small jobs, not a long one alone (a pack of five hidden_2048 seeds is ~11 core-minutes)."""
     features, classes = SHAPES.get(dataset, MNIST_SHAPE)
-    shapes = linear_shapes(hparams(config, ablation), features, classes)
+    shapes = linear_shapes(hparams(config, ablation, dataset), features, classes)
     return sum(a * b for a, b in shapes) // 1000
 
 

@@ -258,7 +258,8 @@ def _ci(low, high, digits=2) -> str:
 
 
 def render(ctx: dict) -> str:
-    """The page. `ctx` keys: title, datasets, seeds, adaptive, config_hash, protocol, ablations
+    """The page. `ctx` keys: title, datasets, seeds, adaptive, config_hash, protocol,
+    dataset_protocols ({dataset: the protocol keys it sets itself}), ablations
     (DataFrame: ablation, dataset, description, changes), claims, ablation_stats, final
     (DataFrames), figures ([(dataset, title, caption, png path)]; (title, caption, png)
     for a figure of no one dataset), provenance ({name: value}),
@@ -301,10 +302,33 @@ def _what_was_run(ctx: dict) -> list[str]:
         + (f'<span class="diverged">{n_div} run(s) diverged</span> (kept in the tables, '
            "left out of means and intervals)." if n_div else "No run diverged.") + "</p>",
         f"<p>Protocol (every ablation starts from it): <code>{esc(protocol)}</code></p>",
+        *_dataset_protocols(ctx["dataset_protocols"], final),
         table(ctx["ablations"], {"ablation": "ablation", "dataset": "dataset",
                                  "description": "description",
                                  "changes": "changes to the protocol"}),
     ]
+
+
+def _dataset_protocols(protocols: dict, final: pd.DataFrame) -> list[str]:
+    """A line per dataset: the protocol keys it sets itself, and the steps and evaluations
+    its runs actually made (read from the runs: what the step-count claims were counted on)."""
+    lines = []
+    for dataset, own in protocols.items():
+        keys = ", ".join(f"{k}={v}" for k, v in own.items())
+        ran = final[(final["dataset"] == dataset) & (final["status"] == "ok")]
+        made = (f"its runs trained {_span(ran['steps'])} steps with {_span(ran['evaluations'])} "
+                "evaluations after step 0" if len(ran) else "no run of it finished")
+        lines.append(f"<li><b>{esc(dataset)}</b>: "
+                     + (f"the protocol with <code>{esc(keys)}</code>" if keys else "the protocol")
+                     + f"; {esc(made)}</li>")
+    return ["<p>Protocol per dataset (<code>dataset_protocol</code>; an ablation's own keys "
+            "still win):</p>", "<ul>", *lines, "</ul>"]
+
+
+def _span(values: pd.Series) -> str:
+    """3 or 3-7: the smallest and largest of whole numbers."""
+    low, high = int(values.min()), int(values.max())
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
 
 
 def _rounds(adaptive: dict | None) -> str:
