@@ -94,3 +94,17 @@ def test_per_class_differences_pair_the_seeds_both_arms_finished():
     assert table["difference_pp"].tolist() == [2.0, 4.0]
     assert table["reference_pct"].tolist() == [91.0, 82.0]
     assert [math.isclose(sd, want) for sd, want in zip(table["difference_sd"], (2 ** 0.5, 8 ** 0.5))] == [True, True]
+
+
+def test_the_per_class_figure_draws_one_seed_and_several(tmp_path):
+    from mlpstudy.figures import per_class_figure, save
+    from mlpstudy.predictions import per_class_differences
+    accuracy = {("base", 0): np.array([90.0, 80.0]), ("base", 1): np.array([92.0, 84.0]),
+                ("maxout", 0): np.array([91.0, 86.0]), ("maxout", 1): np.array([95.0, 86.0]),
+                ("gelu", 1): np.array([92.0, 83.0])}
+    table = per_class_differences(accuracy, {"maxout": "base", "gelu": "base"})
+    figure = per_class_figure(table, "tiny")
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["maxout \u2212 base (2 seeds)", "gelu \u2212 base (1 seed)"]
+    save(figure, tmp_path / "per_class.png")
+    assert (tmp_path / "per_class.png").stat().st_size > 1000

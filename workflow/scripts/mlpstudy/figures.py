@@ -423,7 +423,7 @@ def per_class_figure(table: pd.DataFrame, dataset: str) -> plt.Figure:
                     color="white" if abs(value) > 0.6 * limit else "black")
     seeds = table.groupby(["ablation", "reference"], sort=False)["seeds"].first()
     ax.set_yticks(range(len(pairs)))
-    ax.set_yticklabels([f"{a} \u2212 {r} ({seeds[a, r]} seed{'s' * (seeds[a, r] != 1)})"
+    ax.set_yticklabels([f"{a} \u2212 {r} ({seeds[a, r]} seed{'' if seeds[a, r] == 1 else 's'})"
                         for a, r in pairs], fontsize=8)
     ax.set_xticks(range(len(classes)))
     ax.set_xticklabels([str(c) for c in classes])
