@@ -79,7 +79,7 @@ PACK = f"seeds{SEEDS[0]}-{SEEDS[-1]}"  # the default: all seeds in one training 
 def dataset_jobs(dataset):
     """Every job that exists for `dataset` alone."""
     return ({("prepare_dataset", dataset, None, None), ("aggregate", dataset, None, None),
-             ("figures", dataset, None, None)}
+             ("figures", dataset, None, None), ("per_class", dataset, None, None)}
             | {("train", dataset, a, PACK) for a in EVERY_ABLATION}
             | {("seed_group", dataset, a, None) for a in EVERY_ABLATION})
 
@@ -104,11 +104,11 @@ def test_every_ablation_ran_on_both_datasets_and_the_report_shows_both(done):
     assert list(claims["dataset"]) == ["tiny", "tiny2", "tiny", "tiny2"]
     assert set(claims["verdict"]) <= {"supported", "inconclusive", "contradicted"}
     for dataset in ("tiny", "tiny2"):
-        for name in ("claims_forest", "curves_main", "final_accuracy", "sweep_lr"):
+        for name in ("claims_forest", "curves_main", "final_accuracy", "per_class", "sweep_lr"):
             for ext in ("png", "svg"):
                 assert (done / f"results/figures/{dataset}/{name}.{ext}").stat().st_size > 1000
     html = (done / "results/summary.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 * 4
+    assert html.count("data:image/png;base64,") == 2 * 5
     assert "Figures: tiny2" in html and "Sweep lr (tiny2)" in html
     assert "tiny2: verdict, measured, interval, seeds" in html
 
@@ -161,4 +161,4 @@ def test_adding_a_sweep_value_runs_only_the_new_ablation_on_each_dataset(done):
     assert {j for j in jobs if j[0] == "train"} == {
         ("train", d, "base_lr0p2", PACK) for d in ("tiny", "tiny2")}
     assert {j[0] for j in jobs} == {"train", "aggregate", "figures", "combine", "claims",
-                                    "claims_forest", "summary", "seed_group"}
+                                    "claims_forest", "summary", "seed_group", "per_class"}

@@ -35,7 +35,8 @@ STUDY_OPTIONS = {
 ALL_TRAIN = {(a, s) for a in ABLATIONS for s in SEEDS}
 # Every report rule downstream of the runs (no xor ablation, so no xor_boundary job), and
 # the mean run in TensorBoard of the ablation whose seeds ran.
-REPORT = {"aggregate", "combine", "claims", "claims_forest", "figures", "summary", "seed_group"}
+REPORT = {"aggregate", "combine", "claims", "claims_forest", "figures", "per_class", "summary",
+          "seed_group"}
 EDITABLE = ("config/config.yaml", "workflow/schemas/config.schema.yaml",
             "workflow/scripts/mlpstudy/training.py", "workflow/scripts/mlpstudy/figures.py",
             "environment.yml")
@@ -142,7 +143,8 @@ def test_editing_training_code_reruns_every_training_job(done):
 def test_editing_plotting_code_reruns_only_figures_and_summary(done):
     append_comment(done / "workflow/scripts/mlpstudy/figures.py")
     # TensorBoard's layout takes its charts from the figures' panels.
-    assert rules(planned(done)) == {"figures", "claims_forest", "summary", "tensorboard_layout"}
+    assert rules(planned(done)) == {"figures", "claims_forest", "per_class", "summary",
+                                    "tensorboard_layout"}
 
 
 def test_changing_a_protocol_value_all_ablations_inherit_reruns_every_training_job(done):

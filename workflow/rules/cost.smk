@@ -39,7 +39,8 @@ def plan_figures(train, other, rate, slots):
     return runs, sum(flops), seconds
 
 
-onstart:
+def announce_plan():
+    """The plan line: runs, FLOPs and the estimated wall time of the jobs about to run."""
     train, other = train_jobs_to_run()
     if train:
         rate = cost.earlier_rate(RUNS_DIR)
@@ -64,6 +65,16 @@ onstart:
             most = plan_figures(train + later, other, rate, slots)
         COST.update(started=time.time(), estimate=seconds)
         logger.info(cost.plan_line(runs, len(train), flop, seconds, rate, source, slots, most))
+
+
+onstart:
+    # The plan line only informs: whatever keeps it from being computed (say a custom
+    # dataset whose files are missing, which prepare_dataset then reports) must not stop
+    # the study.
+    try:
+        announce_plan()
+    except Exception as exc:
+        logger.warning(f"Plan: no estimate ({type(exc).__name__}: {exc}); the study runs on.")
 
 
 onsuccess:

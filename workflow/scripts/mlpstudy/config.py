@@ -140,11 +140,18 @@ def _values(mapping) -> list:
 def _typed_hparams(entry, props: dict) -> None:
     """Protocol keys given on the command line (`--config 'protocol={lr: 0.5}'`,
     `'dataset_protocol={mnist-5k: {max_steps: 100}}'`) arrive as strings: read each as the
-    YAML it spells, unless the key takes a string (activation: relu)."""
+    YAML it spells, unless the key takes a string (activation: relu). A true/false key takes
+    only the words true and false, as the top-level ones do: YAML 1.1's yes/no/on/off would
+    hide a quoted 'yes' written in the config file."""
     if not isinstance(entry, dict):
         return
     for key, value in entry.items():
-        if key in props and isinstance(value, str) and props[key].get("type") != "string":
+        if key not in props or not isinstance(value, str) or props[key].get("type") == "string":
+            continue
+        if props[key].get("type") == "boolean":
+            if value.lower() in ("true", "false"):
+                entry[key] = value.lower() == "true"
+        else:
             try:
                 entry[key] = yaml.safe_load(value)
             except yaml.YAMLError:
