@@ -21,9 +21,9 @@ import torch
 
 from .checkpoints import save_state, saved_state
 from .devices import trains_batched
+from .flops import planned_steps
 from .live import Progress
 from .packed import PackedMLP
-from .plan import planned_steps
 from .single import SingleMLP
 
 
