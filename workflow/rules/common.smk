@@ -15,7 +15,7 @@ from mlpstudy import config as study_config
 from mlpstudy import plan
 from mlpstudy.code_inputs import package_modules
 from mlpstudy.devices import gpu_request
-from mlpstudy.live import LAYOUT_RUN, TENSORBOARD_ROOT, mean_run_dir
+from mlpstudy.live import LAYOUT_RUN, TENSORBOARD_ROOT, mean_run_file
 from mlpstudy.locks import clear_stale_lock
 
 try:

@@ -129,7 +129,7 @@ def tensorboard_runs():
     if not STUDY["tensorboard"]:
         return []
     means = [
-        str(mean_run_dir(TENSORBOARD_ROOT, d, a))
+        str(mean_run_file(TENSORBOARD_ROOT, d, a))
         for a in STUDY["ablations"]
         for d in plan.datasets_of(STUDY, a)
     ]

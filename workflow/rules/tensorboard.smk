@@ -1,6 +1,7 @@
 # Seeds as one curve with its band in TensorBoard (mlpstudy.seed_groups), beside the seeds'
-# own runs that the training jobs write: each ablation's mean run, written as soon as its
-# seeds have finished, and the custom-scalars layout of the figure groups.
+# own runs that the training jobs write: each ablation's mean run, which its training jobs
+# write over the seeds finished so far and seed_group over all of them once they are, and
+# the custom-scalars layout of the figure groups.
 # Turned off with the live curves (config tensorboard: false).
 
 
@@ -9,7 +10,9 @@ rule seed_group:
         runs=lambda w: ablation_pack_dirs(w.dataset, w.ablation),
         code=code_of("seed_group.py"),
     output:
-        run=directory(str(mean_run_dir(TENSORBOARD_ROOT, "{dataset}", "{ablation}"))),
+        # The one file of the run's that is this job's alone (the training jobs' so-far
+        # files beside it are a side channel, removed here).
+        run=str(mean_run_file(TENSORBOARD_ROOT, "{dataset}", "{ablation}")),
     log:
         "results/logs/tensorboard/{dataset}/{ablation}.log",
     conda:

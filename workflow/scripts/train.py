@@ -11,7 +11,8 @@ Checkpoints: under results/checkpoints/ (mlpstudy.checkpoints), outside the outp
          Snakemake never deletes them when a job dies; removed once the outputs are written.
 Resources/threads: gpu (0 or 1): 1 claims a free GPU slot (mlpstudy.devices), falling back to
          the CPU where CUDA does not work; threads sets torch's thread count.
-Config:  tensorboard -- write each seed's curves live under results/tensorboard/ (mlpstudy.live);
+Config:  tensorboard -- write each seed's curves live under results/tensorboard/ (mlpstudy.live),
+         and then the ablation's mean over its seeds finished so far (live.mean_so_far);
          read from the config, not params: it changes how a job runs, not what it computes.
 """
 import sys
@@ -30,7 +31,8 @@ from mlpstudy.datasets import load_prepared
 from mlpstudy.devices import choose_device, trains_batched
 from mlpstudy.evaluation import keep_freed_memory
 from mlpstudy.flops import flops_done, matmul_probe
-from mlpstudy.live import TENSORBOARD_ROOT, TensorBoardCurves, tensorboard_dir
+from mlpstudy.live import (TENSORBOARD_ROOT, TensorBoardCurves, mean_run_dir, mean_so_far,
+                           tensorboard_dir)
 from mlpstudy.runs import write_run
 from mlpstudy.training import Interrupted, train_pack
 
@@ -99,3 +101,6 @@ for seed, result in zip(seeds, results):
     write_run(sm.output.runs, job, seed, result, data["test_y"].numpy())
 checkpoints.remove(checkpoint_paths.values())
 log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))
+if sm.config["tensorboard"]:
+    mean_so_far(sm.output.runs, mean_run_dir(TENSORBOARD_ROOT, dataset, ablation),
+                dict(sm.config), log=log)

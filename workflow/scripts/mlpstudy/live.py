@@ -13,10 +13,17 @@ first writes the rows it resumed with: whatever an earlier attempt flushed (or d
 before it was killed, the curve then has every step once. Its first event also tells a
 TensorBoard that is already watching to drop what it showed of the earlier attempt.
 The event files are a side channel, like the checkpoints: no rule declares them.
+
+The ablation's mean so far: once a job has written its seeds, the mean run of its ablation
+(mlpstudy.seed_groups) over the seeds finished so far, by the job's packs and any other.
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -81,6 +88,43 @@ LAYOUT_RUN = "figure.groups"
 def mean_run_dir(root: str | Path, dataset: str, ablation: str) -> Path:
     """An ablation's mean run: the mean over its seeds with their band, beside their runs."""
     return Path(root) / dataset / ablation / MEAN_RUN
+
+
+# The mean run's file over all of an ablation's seeds (the seed_group job's output). Its name
+# sorts after that of every file over the seeds so far (mlpstudy.seed_groups), which carry
+# the time: TensorBoard reads a run's files in name order.
+FINAL_EVENT_FILE = "events.out.tfevents.all-seeds.mlpstudy"
+
+
+def mean_run_file(root: str | Path, dataset: str, ablation: str) -> Path:
+    """The seed_group job's file of an ablation's mean run."""
+    return mean_run_dir(root, dataset, ablation) / FINAL_EVENT_FILE
+
+
+def mean_so_far(pack_dir: str | Path, mean_dir: str | Path, config: dict,
+                log: Callable[[str], None]) -> None:
+    """After a training job wrote its seeds into `pack_dir`: the mean run (`mean_dir`) over
+    its ablation's seeds finished so far, those of the study's packs (`config`) whose
+    directories are beside `pack_dir`. In a child process, `python -m mlpstudy.seed_groups`:
+    a module the job does not import is not one of its code inputs, so editing the report's
+    TensorBoard code retrains nothing. Never fails the job: what goes wrong is logged, and
+    the seed_group job writes the whole run at the end anyway."""
+    package_root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(package_root), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "mlpstudy.seed_groups", str(Path(pack_dir).resolve()),
+               str(Path(mean_dir).resolve())]
+    try:
+        done = subprocess.run(command, input=json.dumps(config, default=str), env=env,
+                              capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"the ablation's mean so far is not in TensorBoard: {exc}")
+        return
+    if done.returncode:
+        log(f"the ablation's mean so far is not in TensorBoard (exit status {done.returncode}):"
+            f"\n{done.stderr.strip()}")
+    else:
+        log(done.stdout.strip())
 
 
 class Progress:

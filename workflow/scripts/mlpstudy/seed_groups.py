@@ -18,12 +18,22 @@ figure group (config `figure_groups`), a margin chart per panel of the group's f
 series per ablation. TensorBoard's Custom Scalars tab then shows the study as the summary
 page draws it.
 
+The mean run is written as seeds finish and complete at the end: each training job, once its
+seeds are written, runs this module (`python -m mlpstudy.seed_groups`, live.mean_so_far) for
+the mean over the ablation's seeds finished so far, in a process of its own so that this code
+is not one of the training job's code inputs (editing it retrains nothing); the seed_group
+job then writes the mean over all of them (FINAL_EVENT_FILE) and removes the so-far files.
+
 Each event file is written whole under a name without "tfevents" and renamed (files.py): a
-TensorBoard watching the directory never reads a half-written one. It starts with a START
-at step 0, so a TensorBoard that showed an earlier version of the run drops it.
+TensorBoard watching the directory never reads a half-written one. TensorBoard reads a run's
+files in name order, going forward only: the final name sorts after every so-far one, whose
+names carry the time. Each file starts with a START at step 0, so a TensorBoard that showed
+an earlier version of the run drops it.
 """
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,11 +41,13 @@ import pandas as pd
 
 from .aggregate import over_seeds, seed_curves
 from .files import write_bytes_atomic
-from .live import TAG
+from .live import FINAL_EVENT_FILE, TAG
 
 BAND_TAG = "band/{dataset}/{ablation}/{split}/{metric}/{stat}"
 BAND_STATS = ("mean", "min", "max")  # a margin chart's value, lower and upper
 _EVENT_FILE = "events.out.tfevents.{time:010d}.mlpstudy"
+_SO_FAR_EVENT_FILE = "events.out.tfevents.{time:010d}.seeds-so-far"
+_SO_FAR_FILES = "events.out.tfevents.*.seeds-so-far"
 _TEMP_PREFIX = ".partial."  # no "tfevents": TensorBoard reads every file named so
 
 
@@ -57,8 +69,11 @@ def seed_bands(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_mean_run(directory: str | Path, metrics: pd.DataFrame, dataset: str,
-                   ablation: str) -> Path:
-    """The mean run of one ablation's seeds (`metrics`, see seed_bands) in `directory`."""
+                   ablation: str, final: bool = True) -> Path:
+    """The mean run of one ablation's seeds (`metrics`, see seed_bands) in `directory`: over
+    all of them (`final`, FINAL_EVENT_FILE; the so-far files are removed), or over those
+    finished so far (a new so-far file; the earlier ones and a final file from an earlier
+    study, which the seed_group job will write anew, are removed)."""
     from tensorboard.compat.proto.summary_pb2 import Summary
 
     events = []
@@ -68,7 +83,33 @@ def write_mean_run(directory: str | Path, metrics: pd.DataFrame, dataset: str,
         values += [Summary.Value(tag=band_tag(dataset, ablation, row.split, row.metric, stat),
                                  simple_value=float(getattr(row, stat))) for stat in BAND_STATS]
         events.append((int(row.step), Summary(value=values)))
-    return _write_event_file(directory, events)
+    name = FINAL_EVENT_FILE if final else _SO_FAR_EVENT_FILE.format(time=int(time.time()))
+    path = _write_event_file(directory, events, name)
+    stale = [] if final else [Path(directory) / FINAL_EVENT_FILE]
+    for old in [*Path(directory).glob(_SO_FAR_FILES), *stale]:
+        if old != path:
+            old.unlink(missing_ok=True)  # a training job beside this one may have done it
+    return path
+
+
+def _write_so_far(pack_dir: Path, mean_dir: Path, config: dict) -> str:
+    """live.mean_so_far's child: the mean run over the finished seeds of the study's packs
+    of the ablation whose runs are in `pack_dir`'s parent directory."""
+    from .aggregate import load_runs
+    from .config import validate
+    from .plan import packs
+    from .runs import runs_of_packs
+
+    ablation_dir = pack_dir.parent
+    dirs = [ablation_dir / name for name in packs(validate(config))]
+    # A pack still training beside this job has written none, some or all of its seeds:
+    # a seed counts once its run.json (written last) is there.
+    runs = [run for run in runs_of_packs([d for d in dirs if d.is_dir()])
+            if Path(run["run"]).is_file()]
+    metrics, final = load_runs(runs)
+    path = write_mean_run(mean_dir, metrics, ablation_dir.parent.name, ablation_dir.name,
+                          final=False)
+    return f"mean so far, over seeds {', '.join(map(str, final['seed']))} -> {path.name}"
 
 
 def layout(groups: dict[str, dict[str, list[str]]], panels) -> "layout_pb2.Layout":
@@ -107,8 +148,9 @@ def write_layout(directory: str | Path, study_layout) -> Path:
     return _write_event_file(directory, [(0, Summary(value=[value]))])
 
 
-def _write_event_file(directory: str | Path, events: list) -> Path:
-    """One event file in `directory` with (step, Summary) `events`, written atomically."""
+def _write_event_file(directory: str | Path, events: list, name: str | None = None) -> Path:
+    """One event file in `directory` with (step, Summary) `events`, written atomically
+    (named `name`, or after the time)."""
     import io
 
     from tensorboard.compat.proto.event_pb2 import Event, SessionLog
@@ -122,6 +164,10 @@ def _write_event_file(directory: str | Path, events: list) -> Path:
                         session_log=SessionLog(status=SessionLog.START)).SerializeToString())
     for step, summary in events:
         records.write(Event(wall_time=now, step=step, summary=summary).SerializeToString())
-    path = Path(directory) / _EVENT_FILE.format(time=int(now))
+    path = Path(directory) / (name or _EVENT_FILE.format(time=int(now)))
     write_bytes_atomic(path, buffer.getvalue(), temp_prefix=_TEMP_PREFIX)
     return path
+
+
+if __name__ == "__main__":  # live.mean_so_far's child: PACK_DIR MEAN_DIR, the config on stdin
+    print(_write_so_far(Path(sys.argv[1]), Path(sys.argv[2]), json.load(sys.stdin)))
