@@ -9,6 +9,7 @@ import yaml
 
 from conftest import assert_mean_run, completed_study, restoring, tiny_config
 from jobplan import planned, rules, train_packs
+from mlpstudy.live import FINAL_EVENT_FILE
 
 pytestmark = pytest.mark.workflow
 
@@ -51,6 +52,11 @@ def test_only_the_ablations_of_open_claims_get_more_seeds_up_to_max(study):
     for ablation in ("base", "narrow"):
         assert_mean_run(study / "results/tensorboard/tiny" / ablation / "mean",
                         metrics[metrics["ablation"] == ablation], "tiny", ablation)
+        assert [p.name for p in (study / "results/tensorboard/tiny" / ablation / "mean")
+                .iterdir()] == [FINAL_EVENT_FILE]
+    # ... and, while the study ran, over the seeds finished so far: after each round's job
+    log = (study / "results/logs/train/tiny/slow/seeds2-3.log").read_text()
+    assert "mean so far, over seeds 0, 1, 2, 3 -> events.out.tfevents." in log
 
 
 def test_claims_say_how_many_seeds_and_looks_and_at_which_levels(study):

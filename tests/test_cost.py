@@ -5,6 +5,7 @@ import pytest
 from conftest import write_tiny_idx_dataset
 from mlpstudy import cost, flops, plan
 from mlpstudy.config import validate
+from mlpstudy.training import RunResult
 
 pytestmark = pytest.mark.unit
 
@@ -40,6 +41,23 @@ def test_a_resumed_run_counts_only_what_its_job_computed():
     per_step = flops.run_flops(BASE, 4000, 1000, 1, 0)
     per_eval = flops.run_flops(BASE, 4000, 1000, 0, 1)
     assert resumed == pytest.approx(20 * per_step + per_eval)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_each_run_gets_its_flops_and_the_rate_of_its_own_training_time(batched):
+    """A pack of two seeds, the second resumed at step 40: each run's FLOPs are its own; its
+    rate is over its own seconds, or, trained as one batched model, the pack's over the
+    pack's seconds (each run records the pack's time)."""
+    rows = [(s, 0, "test", "accuracy", 0.5) for s in (0, 20, 40, 60)]
+    seconds = (3.0, 3.0) if batched else (2.0, 4.0)
+    results = [RunResult(rows=rows, steps=60, seconds=seconds[0]),
+               RunResult(rows=rows, steps=60, seconds=seconds[1], resumed_from_step=40)]
+    sizes = {"n_train": 4000, "n_test": 1000, "features": 784, "classes": 10}
+    pack = flops.record_flops(results, BASE, batched, **sizes)
+    own = [flops.flops_done(BASE, rows, 60, start, **sizes) for start in (0, 40)]
+    assert [r.flop for r in results] == own and pack == sum(own) and own[1] < own[0]
+    rates = [pack / 3.0] * 2 if batched else [own[0] / 2.0, own[1] / 4.0]
+    assert [r.flop_rate for r in results] == pytest.approx(rates)
 
 
 def test_a_jobs_flops_are_its_seeds_runs_on_its_datasets_rows(tmp_path):

@@ -204,12 +204,11 @@ def test_tensorboard_has_each_ablations_mean_with_its_band_and_the_figure_groups
         assert_mean_run(root / "tiny" / ablation / "mean", curves, "tiny", ablation)
         assert {p.name for p in (root / "tiny" / ablation).iterdir()} == {
             "mean", *(f"seed{s}" for s in SEEDS)}  # the seeds' own runs stay
-        # The training job wrote the mean over its seeds as they finished; seed_group's run
-        # over all of them took its place.
+        # seed_group's file alone: the ablation's one training job left the mean to it
         assert [p.name for p in (root / "tiny" / ablation / "mean").iterdir()] == [
             FINAL_EVENT_FILE]
         log = (done / "results/logs/train/tiny" / ablation / "seeds0-1.log").read_text()
-        assert "mean so far, over seeds 0, 1 -> events.out.tfevents." in log
+        assert "mean over the seeds: written by the seed_group job next" in log
     (category,) = read_layout(root / "figure.groups").category
     assert category.title == "tiny: main (mean over seeds, min-max band)"
     assert [c.title for c in category.chart] == [

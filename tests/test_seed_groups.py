@@ -148,3 +148,15 @@ def test_a_mean_so_far_that_cannot_be_written_is_logged_and_the_job_goes_on(tmp_
     assert len(logs) == 1 and "is not in TensorBoard (exit status 1)" in logs[0]
     assert "seeds" in logs[0]  # the child's error says what was wrong
     assert not (tmp_path / "mean").exists()
+
+
+def test_an_ablations_only_job_leaves_the_mean_to_the_seed_group_job(tmp_path):
+    """One job per ablation (no seeds_per_job, no adaptive rounds): seed_group, which runs
+    right after it, writes the same mean, so the training job's child writes nothing."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    runs = tmp_path / "runs"
+    pack_of_runs(runs, "seeds0-4", [0, 1, 2, 3, 4])
+    logs = []
+    mean_so_far(runs / "data" / "abl" / "seeds0-4", tmp_path / "mean", config, logs.append)
+    assert logs == ["mean over the seeds: written by the seed_group job next"]
+    assert not (tmp_path / "mean").exists()

@@ -15,6 +15,9 @@ rule seed_group:
         run=str(mean_run_file(TENSORBOARD_ROOT, "{dataset}", "{ablation}")),
     log:
         "results/logs/tensorboard/{dataset}/{ablation}.log",
+    # Above every training job's (thousands of weights, plan.train_priority): the mean run
+    # is written as soon as its ablation's seeds are, not after the whole study's training.
+    priority: 1_000_000_000
     conda:
         CONDA_ENV
     script:

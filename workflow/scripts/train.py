@@ -30,7 +30,7 @@ from mlpstudy import checkpoints
 from mlpstudy.datasets import load_prepared
 from mlpstudy.devices import choose_device, trains_batched
 from mlpstudy.evaluation import keep_freed_memory
-from mlpstudy.flops import flops_done, matmul_probe
+from mlpstudy.flops import matmul_probe, record_flops
 from mlpstudy.live import (TENSORBOARD_ROOT, TensorBoardCurves, mean_run_dir, mean_so_far,
                            tensorboard_dir)
 from mlpstudy.runs import write_run
@@ -78,15 +78,9 @@ except Interrupted as exc:
 # What the job computed and how fast, beside what a short matmul probe reaches in this very
 # process now: on a shared machine the rate measured before or after a study is not the rate
 # during it, and the summary's efficiency compares each job with its own probe.
-rows = {"n_train": len(data["train_y"]), "n_test": len(data["test_y"]),
-        "features": data["train_x"][0].numel(), "classes": data["classes"]}
-for result in results:
-    result.flop = flops_done(hp, result.rows, result.steps, result.resumed_from_step, **rows)
-pack_flop = sum(r.flop for r in results)
-for result in results:
-    # Batched seeds share one training time: each gets the pack's rate.
-    done = pack_flop if batched else result.flop
-    result.flop_rate = done / result.seconds if done and result.seconds > 0 else None
+pack_flop = record_flops(results, hp, batched, n_train=len(data["train_y"]),
+                         n_test=len(data["test_y"]), features=data["train_x"][0].numel(),
+                         classes=data["classes"])
 probe = matmul_probe(device)
 log(f"matmul FLOPs {pack_flop / 1e9:.1f} G in {sum(r.seconds for r in results):.2f} s of "
     f"training; the job's matmul probe: {probe['flop_rate'] / 1e9:.1f} GFLOP/s "
@@ -102,5 +96,7 @@ for seed, result in zip(seeds, results):
 checkpoints.remove(checkpoint_paths.values())
 log("done: " + ", ".join(f"seed {s} {r.status}" for s, r in zip(seeds, results)))
 if sm.config["tensorboard"]:
+    # A child process: about 0.4 s where this is the ablation's only job (seed_group writes
+    # the mean next), about 2 s of imports where it writes (docs/performance.md).
     mean_so_far(sm.output.runs, mean_run_dir(TENSORBOARD_ROOT, dataset, ablation),
                 dict(sm.config), log=log)

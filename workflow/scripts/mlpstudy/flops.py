@@ -65,6 +65,21 @@ def flops_done(hp: dict, rows, steps: int, resumed_from_step: int, n_train: int,
     return done - skipped
 
 
+def record_flops(results, hp: dict, batched: bool, **sizes) -> float:
+    """Set on each of a pack's run results (training.RunResult) `flop`, the matmul FLOPs it
+    computed in this process (flops_done; `sizes`: n_train, n_test, features, classes), and
+    `flop_rate`, over its training time: seeds trained as one batched model share one time,
+    so each gets the pack's rate. Returns the pack's FLOPs."""
+    for result in results:
+        result.flop = flops_done(hp, result.rows, result.steps, result.resumed_from_step,
+                                 **sizes)
+    pack_flop = sum(result.flop for result in results)
+    for result in results:
+        done = pack_flop if batched else result.flop
+        result.flop_rate = done / result.seconds if done and result.seconds > 0 else None
+    return pack_flop
+
+
 # The probe's matrices: on a CPU the size of a first layer's work on an evaluation chunk (a
 # chunk of rows times 784 inputs times 256 units is of this order), on a GPU large enough to
 # reach its peak rather than its launch rate.

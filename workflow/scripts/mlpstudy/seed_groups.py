@@ -36,12 +36,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from .aggregate import over_seeds, seed_curves
 from .files import write_bytes_atomic
 from .live import FINAL_EVENT_FILE, TAG
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BAND_TAG = "band/{dataset}/{ablation}/{split}/{metric}/{stat}"
 BAND_STATS = ("mean", "min", "max")  # a margin chart's value, lower and upper
@@ -60,6 +61,12 @@ def seed_bands(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per split, metric and step of one ablation's curves (the metrics table: seed, step,
     split, metric, value), the mean, min and max over its seeds; steps no seed has a finite
     value at are left out."""
+    # Imported here, as in _write_so_far: a training job's child that has nothing to write
+    # (one job per ablation) then costs its start and the config's check alone.
+    import pandas as pd
+
+    from .aggregate import over_seeds, seed_curves
+
     bands = []
     for (split, metric), rows in metrics.groupby(["split", "metric"], sort=False):
         band = over_seeds(seed_curves(rows)).dropna(subset=["mean"])
@@ -95,13 +102,19 @@ def write_mean_run(directory: str | Path, metrics: pd.DataFrame, dataset: str,
 def _write_so_far(pack_dir: Path, mean_dir: Path, config: dict) -> str:
     """live.mean_so_far's child: the mean run over the finished seeds of the study's packs
     of the ablation whose runs are in `pack_dir`'s parent directory."""
-    from .aggregate import load_runs
     from .config import validate
-    from .plan import packs
+    from .plan import round_packs
+
+    rounds = round_packs(validate(config))
+    if len(rounds) == 1 and len(rounds[0]) == 1:
+        # This job was its ablation's only one: the seed_group job, next (its priority is
+        # above the training jobs'), writes the same mean.
+        return "mean over the seeds: written by the seed_group job next"
+    from .aggregate import load_runs
     from .runs import runs_of_packs
 
     ablation_dir = pack_dir.parent
-    dirs = [ablation_dir / name for name in packs(validate(config))]
+    dirs = [ablation_dir / name for rnd in rounds for name in rnd]
     # A pack still training beside this job has written none, some or all of its seeds:
     # a seed counts once its run.json (written last) is there.
     runs = [run for run in runs_of_packs([d for d in dirs if d.is_dir()])

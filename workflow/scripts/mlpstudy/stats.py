@@ -38,7 +38,6 @@ import numpy as np
 # scipy.special's ufuncs: the distributions without scipy.stats' per-call overhead (the
 # repeated-looks simulations call them hundreds of thousands of times).
 from scipy.special import bdtr, bdtrc, bdtri, ndtri, stdtr, stdtrit
-from scipy.stats import binom
 
 LEVEL = 0.95
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NO_DATA = "supported", "contradicted", "inconclusive", "no data"
@@ -474,6 +473,10 @@ def _scores(n1: int, n2: int) -> tuple[np.ndarray, np.ndarray]:
 def _unconditional_tail(k1: int, n1: int, k2: int, n2: int, x: float, sign: int) -> float:
     """P(score at least the observed one's, beyond x on the `sign` side), at its largest over
     the common rate: a grid of 201 rates, refined around the largest."""
+    # Imported here: scipy.stats takes about 1 s to import, which every process that reads
+    # runs through this module (aggregate) would pay, most of them for nothing.
+    from scipy.stats import binom
+
     diff, se = _scores(n1, n2)
     score = sign * (diff - x) / se
     extreme = (score >= score[k1, k2] - 1e-12).astype(float)

@@ -48,7 +48,7 @@ class RunResult:
     resumed_from_step: int = 0
     seconds: float = 0.0  # training time (of the whole pack when its seeds train batched)
     # Matmul FLOPs this process computed for the run, and the rate it achieved (the pack's
-    # when batched); filled in by the training job (flops.flops_done), None where unknown.
+    # when batched); filled in by the training job (flops.record_flops), None where unknown.
     flop: float | None = None
     flop_rate: float | None = None
     model: torch.nn.Module | None = None  # the trained model, from train_seed (XOR figure)
