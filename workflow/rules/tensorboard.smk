@@ -1,7 +1,8 @@
 # Seeds as one curve with its band in TensorBoard (mlpstudy.seed_groups), beside the seeds'
-# own runs that the training jobs write: each ablation's mean run, which its training jobs
-# write over the seeds finished so far and seed_group over all of them once they are, and
-# the custom-scalars layout of the figure groups.
+# own runs that the training jobs write: each ablation's mean run, written by seed_group over
+# all of its seeds as soon as they are done (and, where the ablation has several training
+# jobs, by each of them over the seeds finished so far), and the custom-scalars layout of
+# the figure groups.
 # Turned off with the live curves (config tensorboard: false).
 
 

@@ -16,6 +16,7 @@ from mlpstudy.seed_groups import write_mean_run
 
 sm = snakemake  # noqa: F821
 metrics, final = load_runs(runs_of_packs(sm.input.runs))
-path = write_mean_run(Path(sm.output.run).parent, metrics, sm.wildcards.dataset, sm.wildcards.ablation)
+path = write_mean_run(Path(sm.output.run).parent, metrics, sm.wildcards.dataset,
+                      sm.wildcards.ablation)
 print(f"mean over seeds {', '.join(map(str, final['seed']))} -> {path} "
       f"({path.stat().st_size} bytes)", file=sys.stderr)

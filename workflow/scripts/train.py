@@ -12,7 +12,8 @@ Checkpoints: under results/checkpoints/ (mlpstudy.checkpoints), outside the outp
 Resources/threads: gpu (0 or 1): 1 claims a free GPU slot (mlpstudy.devices), falling back to
          the CPU where CUDA does not work; threads sets torch's thread count.
 Config:  tensorboard -- write each seed's curves live under results/tensorboard/ (mlpstudy.live),
-         and then the ablation's mean over its seeds finished so far (live.mean_so_far);
+         then, where its ablation has other jobs, the mean over the seeds finished so far
+         (live.mean_so_far);
          read from the config, not params: it changes how a job runs, not what it computes.
 """
 import sys

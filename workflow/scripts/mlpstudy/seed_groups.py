@@ -18,11 +18,13 @@ figure group (config `figure_groups`), a margin chart per panel of the group's f
 series per ablation. TensorBoard's Custom Scalars tab then shows the study as the summary
 page draws it.
 
-The mean run is written as seeds finish and complete at the end: each training job, once its
-seeds are written, runs this module (`python -m mlpstudy.seed_groups`, live.mean_so_far) for
-the mean over the ablation's seeds finished so far, in a process of its own so that this code
-is not one of the training job's code inputs (editing it retrains nothing); the seed_group
-job then writes the mean over all of them (FINAL_EVENT_FILE) and removes the so-far files.
+The mean run is written as seeds finish and complete at the end. The seed_group job writes
+it over all of an ablation's seeds (FINAL_EVENT_FILE) as soon as they are done. Where the
+ablation has several training jobs (seeds_per_job, adaptive seeds' rounds), each of them,
+once its seeds are written, runs this module (`python -m mlpstudy.seed_groups`,
+live.mean_so_far) for the mean over the seeds finished so far: in a process of its own, so
+that this code is not one of the training job's code inputs (editing it retrains nothing).
+The seed_group job removes those so-far files.
 
 Each event file is written whole under a name without "tfevents" and renamed (files.py): a
 TensorBoard watching the directory never reads a half-written one. TensorBoard reads a run's
